@@ -1,0 +1,165 @@
+"""Database plumbing: the declarative base, column types, engines and sessions.
+
+* :class:`UTCDateTime` stores UTC and always returns aware datetimes, on SQLite (which drops
+  offsets) and PostgreSQL alike.
+* :class:`Money` is ``Numeric(14, 2)`` returning :class:`~decimal.Decimal`.
+* Engines are created lazily per process and replaced after ``fork`` (a pool must never be
+  shared between processes).
+* SQLite runs with WAL, a busy timeout and ``BEGIN IMMEDIATE`` transactions, because pysqlite's
+  deferred ``BEGIN`` makes concurrent writers fail with "database is locked".
+"""
+from __future__ import annotations
+
+import os
+import threading
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import DateTime, MetaData, Numeric, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every model; constraint names are deterministic for Alembic."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class NaiveDatetimeError(ValueError):
+    """A naive datetime reached the database layer; every time must carry its offset."""
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and read back as an aware UTC datetime.
+
+    Refuses naive datetimes on the way in: a naive value is ambiguous (Shanghai or UTC?) and is
+    exactly the bug this type exists to prevent.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise NaiveDatetimeError(f"naive datetime {value!r}: attach a time zone")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Money(TypeDecorator):
+    """An exact amount of yuan, ``Numeric(14, 2)``, always returned as ``Decimal``."""
+
+    impl = Numeric(14, 2, asdecimal=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("money must never be a float; use Decimal")
+        return Decimal(value)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return Decimal(value).quantize(Decimal("0.01"))
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy emit BEGIN itself (see _on_begin) instead of pysqlite's deferred one.
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """Create an engine for ``url`` with the platform's connection settings."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_engine(url, **kwargs)
+
+
+class Database:
+    """One engine and session factory per process for a database URL.
+
+    The engine is built on first use and rebuilt in a child after ``fork`` so connection pools
+    never cross processes.
+    """
+
+    def __init__(self, url: str):
+        self.url = url
+        self._engine: Engine | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self._factory: sessionmaker | None = None
+
+    @property
+    def engine(self) -> Engine:
+        pid = os.getpid()
+        if self._engine is None or self._pid != pid:
+            with self._lock:
+                if self._engine is None or self._pid != pid:
+                    if self._engine is not None:
+                        # Inherited from the parent: drop the pool without closing its sockets,
+                        # which still belong to the parent.
+                        self._engine.dispose(close=False)
+                    self._engine = make_engine(self.url)
+                    self._factory = sessionmaker(self._engine, expire_on_commit=False)
+                    self._pid = pid
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self) -> Session:
+        """Open a new session; the caller owns its lifetime (``with db.session() as s``)."""
+        self.engine  # noqa: B018  (builds the factory for this process)
+        assert self._factory is not None
+        return self._factory()
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None

@@ -1,0 +1,48 @@
+"""Localised error pages (400/403/404/405/413/500) and JSON errors under ``/api/``."""
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+def _titles():
+    return {
+        400: _("Bad request"),
+        403: _("You are not allowed to do this"),
+        404: _("Page not found"),
+        405: _("Method not allowed"),
+        413: _("The upload is too large"),
+        429: _("Too many requests; please wait and try again"),
+        500: _("Something went wrong on our side"),
+    }
+
+
+def _render(code: int, message: str | None = None):
+    title = _titles().get(code, _("Error"))
+    if request.path.startswith("/api/"):
+        return jsonify({"error": {"code": code, "message": message or title}}), code
+    return render_template("errors/error.html", code=code, title=title, message=message), code
+
+
+def init_app(app) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(_e):
+        return _render(400, _("The form expired or was not sent from this site. Please reload the page and try again."))
+
+    @app.errorhandler(HTTPException)
+    def _http(e: HTTPException):
+        message = e.description if getattr(e, "show_message", False) else None
+        return _render(e.code or 500, message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(e: Exception):
+        if isinstance(e, HTTPException):  # pragma: no cover - handled above
+            return _http(e)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _render(500)

@@ -1,0 +1,22 @@
+"""Marking user-facing messages outside a request (pure; no Flask).
+
+Domain code raises :class:`DomainError` subclasses whose ``message`` is an English msgid marked
+with :func:`N_` (extracted by Babel); the view translates it when it shows it to the user.
+"""
+from __future__ import annotations
+
+
+def N_(message: str) -> str:  # noqa: N802 - the conventional gettext-noop name
+    """Mark ``message`` for translation without translating it now."""
+    return message
+
+
+class DomainError(Exception):
+    """A refusal a user should read: ``message`` is a msgid, ``params`` fill its placeholders."""
+
+    message = N_("This action is not allowed.")
+
+    def __init__(self, message: str | None = None, **params):
+        self.message = message or type(self).message
+        self.params = params
+        super().__init__(self.message % params if params else self.message)
