@@ -50,7 +50,16 @@ def init_app(app) -> None:
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
 
     app.register_blueprint(bp)
+    from accounts import api
+    from core.api import register_paths
+
+    app.register_blueprint(api.bp)
+    app.extensions["csrf"].exempt(api.bp)
+    register_paths(app, api.OPENAPI_PATHS)
     register_nav(app, NavEntry(lambda: _("Home"), "core.home", None, order=0))
     register_nav(app, NavEntry(lambda: _("Courts"), "accounts.admin_courts", (Role.ADMIN,), order=80))
     register_nav(app, NavEntry(lambda: _("Staff accounts"), "accounts.admin_users", (Role.ADMIN,), order=81))
     app.extensions["seeders"].append(seed.seed_accounts)
+    from accounts.cli import accounts_cli
+
+    app.cli.add_command(accounts_cli)

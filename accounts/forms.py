@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 
@@ -13,8 +14,8 @@ class LoginForm(FlaskForm):
 
 
 class RegisterForm(FlaskForm):
-    kind = RadioField(_l("I register as"), choices=[("person", _l("Natural person")),
-                                                    ("enterprise", _l("Enterprise"))],
+    kind = RadioField(_l("I register as"), choices=[SelectChoice("person", _l("Natural person")),
+                                                    SelectChoice("enterprise", _l("Enterprise"))],
                       default="person", validators=[DataRequired()])
     real_name = StringField(_l("Real name (or enterprise's registered name)"),
                             validators=[DataRequired(), Length(max=120)])
@@ -53,9 +54,11 @@ class CourtForm(FlaskForm):
 
 class StaffForm(FlaskForm):
     role = SelectField(_l("Role"), choices=[
-        ("officer", _l("Court officer")), ("finance", _l("Court finance officer")),
-        ("supervisor", _l("Supervisor")), ("agency", _l("Appraisal agency")),
-        ("admin", _l("Administrator")),
+        SelectChoice("officer", _l("Court officer")),
+        SelectChoice("finance", _l("Court finance officer")),
+        SelectChoice("supervisor", _l("Supervisor")),
+        SelectChoice("agency", _l("Appraisal agency")),
+        SelectChoice("admin", _l("Administrator")),
     ])
     court_id = SelectField(_l("Court"), coerce=int, validate_choice=False)
     display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])

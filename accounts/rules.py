@@ -9,6 +9,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from core.text import N_
+
 #: Consecutive failed logins that lock an account, and for how long.
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -55,19 +57,19 @@ def validate_resident_id(value: str, *, today: date | None = None) -> str:
     """
     number = normalize_code(value)
     if len(number) != 18:
-        raise IdentityNumberError("a resident ID number has 18 characters")
+        raise IdentityNumberError(N_("a resident ID number has 18 characters"))
     if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
-        raise IdentityNumberError("a resident ID number is 17 digits followed by a digit or X")
+        raise IdentityNumberError(N_("a resident ID number is 17 digits followed by a digit or X"))
     if number[:2] not in _PROVINCES:
-        raise IdentityNumberError("the first two digits are not a province code")
+        raise IdentityNumberError(N_("the first two digits are not a province code"))
     try:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        raise IdentityNumberError("digits 7 to 14 are not a valid date of birth") from None
+        raise IdentityNumberError(N_("digits 7 to 14 are not a valid date of birth")) from None
     if born.year < 1900 or (today is not None and born > today):
-        raise IdentityNumberError("digits 7 to 14 are not a valid date of birth")
+        raise IdentityNumberError(N_("digits 7 to 14 are not a valid date of birth"))
     if resident_id_check_digit(number[:17]) != number[17]:
-        raise IdentityNumberError("the check digit (last character) is wrong")
+        raise IdentityNumberError(N_("the check digit (last character) is wrong"))
     return number
 
 
@@ -84,16 +86,15 @@ def validate_uscc(value: str) -> str:
     """
     code = normalize_code(value)
     if len(code) != 18:
-        raise IdentityNumberError("a unified social credit code has 18 characters")
-    bad = sorted({c for c in code if c not in _USCC_CHARS})
-    if bad:
+        raise IdentityNumberError(N_("a unified social credit code has 18 characters"))
+    if any(c not in _USCC_CHARS for c in code):
         raise IdentityNumberError(
-            "a unified social credit code uses digits and capital letters except I, O, Z, S, V"
+            N_("a unified social credit code uses digits and capital letters except I, O, Z, S, V")
         )
     if not code[2:8].isdigit():
-        raise IdentityNumberError("characters 3 to 8 must be the registering region's code")
+        raise IdentityNumberError(N_("characters 3 to 8 must be the registering region's code"))
     if uscc_check_char(code[:17]) != code[17]:
-        raise IdentityNumberError("the check character (last character) is wrong")
+        raise IdentityNumberError(N_("the check character (last character) is wrong"))
     return code
 
 
@@ -106,11 +107,11 @@ def password_problems(password: str, *, username: str = "") -> list[str]:
     """Reasons a new password is refused (empty when acceptable)."""
     problems = []
     if len(password) < PASSWORD_MIN_LENGTH:
-        problems.append(f"at least {PASSWORD_MIN_LENGTH} characters")
+        problems.append(N_("at least 10 characters"))  # PASSWORD_MIN_LENGTH
     if not re.search(r"[A-Za-z]", password) or not re.search(r"[0-9]", password):
-        problems.append("both letters and digits")
+        problems.append(N_("both letters and digits"))
     if username and username.lower() in password.lower():
-        problems.append("must not contain the user name")
+        problems.append(N_("not to contain the user name"))
     return problems
 
 

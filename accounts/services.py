@@ -75,7 +75,7 @@ class NotAllowed(DomainError):
 def _check_password(password: str, username: str) -> None:
     problems = rules.password_problems(password, username=username)
     if problems:
-        raise WeakPassword(reasons=", ".join(problems))
+        raise WeakPassword(reasons=problems)
 
 
 def _check_unique(session: Session, username: str, email: str | None) -> None:

@@ -18,6 +18,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from accounts import rules, services
 from accounts.access import roles_required
@@ -156,7 +157,7 @@ def admin_users():
     """Staff accounts (officers, finance, supervisors, agencies, administrators)."""
     courts = db_session().scalars(select(Court).order_by(Court.code)).all()
     form = StaffForm()
-    form.court_id.choices = [(0, "—")] + [(c.id, f"{c.name}（{c.code}）") for c in courts]
+    form.court_id.choices = [SelectChoice(0, "—")] + [SelectChoice(c.id, f"{c.name}（{c.code}）") for c in courts]
     if form.validate_on_submit():
         try:
             user = services.create_staff(

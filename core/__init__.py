@@ -27,7 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """
     from flask_wtf.csrf import CSRFProtect
 
-    from core import cli, errors, nav, views
+    from core import api, cli, errors, nav, views
     from core.clock import Clock
     from core.config import load_config
     from core.db import Database
@@ -60,10 +60,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.teardown_appcontext(close_db_session)
     app.jinja_env.filters["money"] = format_money
 
-    CSRFProtect(app)
+    app.extensions["csrf"] = CSRFProtect(app)
     init_i18n(app, PACKAGES)
     nav.init_app(app)
     views.init_app(app)
+    api.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     for name in PACKAGES:

@@ -122,19 +122,12 @@ class Clock:
             callback()
 
 
-def move_clock(session: Session, clock: Clock, *, target: datetime, actor: str) -> datetime:
-    """Move the simulated clock forward to ``target`` and record it in the audit ledger.
-
-    Commits. Returns the new platform time.
-
-    :raise ClockError: on a real clock, or when ``target`` is not after the current time.
-    """
+def _move(session: Session, clock: Clock, *, actor: str, target: datetime | None = None,
+          delta: timedelta | None = None) -> datetime:
     from core import audit
 
     if not clock.simulated:
         raise ClockError("the clock is real here (CLOCK=real); it cannot be moved")
-    if target.tzinfo is None:
-        raise ClockError("target time has no offset")
     state = session.execute(
         select(ClockState).where(ClockState.id == 1).with_for_update()
     ).scalar_one_or_none()
@@ -143,13 +136,18 @@ def move_clock(session: Session, clock: Clock, *, target: datetime, actor: str) 
         session.add(state)
         session.flush()
     real = utc_now()
-    current = real + timedelta(microseconds=state.offset_us)
-    if target <= current:
+    old_offset = timedelta(microseconds=state.offset_us)
+    current = real + old_offset
+    if delta is not None:
+        target = current + delta
+        new_offset = old_offset + delta
+    else:
+        new_offset = target - real
+    if target <= current or new_offset <= old_offset:
         raise ClockError(
             f"the clock only moves forward: {target.isoformat()} is not after "
             f"{current.isoformat()}"
         )
-    new_offset = target - real
     state.offset_us = new_offset // timedelta(microseconds=1)
     state.moved_at = real
     audit.record(
@@ -166,9 +164,20 @@ def move_clock(session: Session, clock: Clock, *, target: datetime, actor: str) 
     return target
 
 
+def move_clock(session: Session, clock: Clock, *, target: datetime, actor: str) -> datetime:
+    """Move the simulated clock forward to ``target`` and record it in the audit ledger.
+
+    Commits. Returns the new platform time.
+
+    :raise ClockError: on a real clock, or when ``target`` is not after the current time.
+    """
+    if target.tzinfo is None:
+        raise ClockError("target time has no offset")
+    return _move(session, clock, actor=actor, target=target)
+
+
 def advance_clock(session: Session, clock: Clock, *, delta: timedelta, actor: str) -> datetime:
-    """Move the simulated clock forward by ``delta`` (see :func:`move_clock`)."""
+    """Move the simulated clock forward by exactly ``delta`` (see :func:`move_clock`)."""
     if delta <= timedelta(0):
         raise ClockError("the clock only moves forward")
-    clock.invalidate()
-    return move_clock(session, clock, target=clock.now() + delta, actor=actor)
+    return _move(session, clock, actor=actor, delta=delta)

@@ -56,6 +56,13 @@ def translate_error(exc) -> str:
     """
     from flask_babel import gettext
 
-    params = {k: gettext(v) if isinstance(v, str) else v for k, v in exc.params.items()}
+    def tr(value):
+        if isinstance(value, str):
+            return gettext(value)
+        if isinstance(value, (list, tuple)):
+            return gettext(", ").join(gettext(v) for v in value)
+        return value
+
+    params = {k: tr(v) for k, v in exc.params.items()}
     message = gettext(exc.message)
     return message % params if params else message

@@ -117,7 +117,10 @@ class Leadership:
 
     def release(self) -> None:
         if self._conn is not None:
+            # A session-level advisory lock lives as long as the server connection: never hand
+            # that connection back to the pool, close it for real.
             try:
+                self._conn.invalidate()
                 self._conn.close()
             except Exception:  # noqa: BLE001
                 pass

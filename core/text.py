@@ -19,4 +19,5 @@ class DomainError(Exception):
     def __init__(self, message: str | None = None, **params):
         self.message = message or type(self).message
         self.params = params
-        super().__init__(self.message % params if params else self.message)
+        super().__init__(self.message % {k: ", ".join(v) if isinstance(v, (list, tuple)) else v
+                                         for k, v in params.items()} if params else self.message)
