@@ -34,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from core.i18n import init_i18n
     from core.money import format_money
     from core.rulebook import get_rulebook
+    from core.scheduler import register_core_jobs
     from core.web import close_db_session
 
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
@@ -67,6 +68,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    register_core_jobs(app)
     for name in PACKAGES:
         importlib.import_module(name).init_app(app)
     return app

@@ -237,14 +237,3 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
 def init_app(app) -> None:
     for command in (db_cli, clock_cli, audit_cli, scheduler_cli, seed_demo, serve):
         app.cli.add_command(command)
-    from datetime import timedelta
-
-    from core.audit import anchor_streams
-    from core.notify import mailer_for, send_pending
-    from core.scheduler import PeriodicJob, register_periodic
-
-    mailer = mailer_for(app.config)
-    register_periodic(app, PeriodicJob("audit-anchor", timedelta(seconds=60),
-                                       lambda s, now: anchor_streams(s, now=now)))
-    register_periodic(app, PeriodicJob("outbox", timedelta(seconds=3),
-                                       lambda s, now: send_pending(s, mailer=mailer, now=now)))

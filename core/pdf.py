@@ -91,8 +91,7 @@ def resolve_asset(url: str, static_dir: Path = STATIC_DIR) -> Path:
         percent-encoded, or a symlink leading out), an unsupported type or a missing file.
     """
     match = _SCHEME_RE.match(url)
-    scheme = match[1].lower() if match else ""
-    if scheme != ASSET_SCHEME:
+    if match is None or match[1].lower() != ASSET_SCHEME:
         raise AssetRefused(f"only {ASSET_SCHEME}: URLs may be loaded by a document, not {url!r}")
     raw = re.split(r"[?#]", url[match.end():], maxsplit=1)[0]
     relative = unquote(raw)
@@ -114,9 +113,9 @@ def resolve_asset(url: str, static_dir: Path = STATIC_DIR) -> Path:
 class StaticAssetFetcher(URLFetcher):
     """WeasyPrint URL fetcher that serves ``asset:`` files from ``static/`` and refuses the rest.
 
-    It subclasses :class:`~weasyprint.urls.URLFetcher` only because WeasyPrint 70 requires that
-    type; :meth:`fetch` never delegates to the parent, so its network and ``file:`` handlers
-    are never used. ``fail_on_errors`` makes a refused URL stop the render instead of leaving a
+    It subclasses :class:`~weasyprint.urls.URLFetcher` only because WeasyPrint 70 reads its
+    settings from that type; :meth:`fetch` never delegates to the parent, so the parent's
+    network and ``file:`` handlers are never used. ``fail_on_errors`` makes a refused URL stop the render instead of leaving a
     silent hole (a missing seal or stylesheet) in a legal document.
     """
 
@@ -128,7 +127,8 @@ class StaticAssetFetcher(URLFetcher):
         """Return the asset's bytes. :raise AssetRefused: for anything but our own asset."""
         path = resolve_asset(url, self.static_dir)
         content_type = ASSET_TYPES[path.suffix.lower()]
-        return URLFetcherResponse(url, body=path.read_bytes(), headers={"Content-Type": content_type})
+        body = path.read_bytes()
+        return URLFetcherResponse(url, body=body, headers={"Content-Type": content_type})
 
 
 # --- Jinja -------------------------------------------------------------------------------
@@ -140,7 +140,7 @@ def display_width(text: str) -> int:
 
 
 def pad(value: Any, width: int, align: str = "left") -> str:
-    """Pad ``value`` with spaces to ``width`` display columns (the ``.row`` log lines of the stylesheet).
+    """Pad ``value`` with spaces to ``width`` display columns, for the stylesheet's ``.row``.
 
     Longer text is kept whole: cutting a name or an amount in a legal record would change it.
     """

@@ -273,3 +273,15 @@ class PlatformScheduler:
             except Exception:  # noqa: BLE001 - a missed heartbeat is not fatal
                 session.rollback()
                 log.warning("scheduler heartbeat failed", exc_info=True)
+
+
+def register_core_jobs(app) -> None:
+    """Housekeeping of the core: anchor the ledger every minute, send the outbox every 3 s."""
+    from core.audit import anchor_streams
+    from core.notify import mailer_for, send_pending
+
+    mailer = mailer_for(app.config)
+    register_periodic(app, PeriodicJob("audit-anchor", timedelta(seconds=60),
+                                       lambda s, now: anchor_streams(s, now=now)))
+    register_periodic(app, PeriodicJob("outbox", timedelta(seconds=3),
+                                       lambda s, now: send_pending(s, mailer=mailer, now=now)))

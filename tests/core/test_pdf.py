@@ -77,8 +77,11 @@ def squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-EXPECTED_TEXT = ["人民法院网络司法拍卖样本文书", "安徽省芜湖市中级人民法院", "芜湖市镜湖区某小区3栋1单元502室住宅",
-                 "¥1,234,567.00", "¥864,196.90", "第60号评估机构入选候选", "审判员：赵六"]
+EXPECTED_TEXT = [
+    "人民法院网络司法拍卖样本文书", "安徽省芜湖市中级人民法院",
+    "芜湖市镜湖区某小区3栋1单元502室住宅",
+    "¥1,234,567.00", "¥864,196.90", "第60号评估机构入选候选", "审判员：赵六",
+]
 
 
 # --- the context and the HTML ------------------------------------------------------------
@@ -129,7 +132,8 @@ def test_the_same_context_renders_the_same_bytes(sample):
 
 def test_chinese_text_is_extracted_by_pypdf(sample):
     rendered, _ = sample
-    text = squash("".join(page.extract_text() for page in PdfReader(io.BytesIO(rendered.data)).pages))
+    pages = PdfReader(io.BytesIO(rendered.data)).pages
+    text = squash("".join(page.extract_text() for page in pages))
     for expected in EXPECTED_TEXT:
         assert expected in text
 
@@ -238,7 +242,7 @@ def http_server():
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", requests
     server.shutdown()
@@ -262,7 +266,8 @@ def handler_spy(monkeypatch):
 
 
 def _page(body: str, style: str = "") -> str:
-    return f'<html lang="zh-CN"><head><style>{style}</style></head><body>{body}<p>正文</p></body></html>'
+    head = f'<head><style>{style}</style></head>'
+    return f'<html lang="zh-CN">{head}<body>{body}<p>正文</p></body></html>'
 
 
 def test_rendering_an_image_from_a_file_url_is_refused_without_reading_it(tmp_path, handler_spy):
@@ -275,7 +280,7 @@ def test_rendering_an_image_from_a_file_url_is_refused_without_reading_it(tmp_pa
     assert handler_spy == []
 
 
-def test_rendering_a_foreign_image_or_stylesheet_is_refused_without_fetching(http_server, handler_spy):
+def test_a_foreign_image_or_stylesheet_is_refused_without_fetching(http_server, handler_spy):
     server_url, requests = http_server
     with pytest.raises(AssetRefused):
         html_to_pdf(_page(f'<img src="{server_url}/x.png">'))

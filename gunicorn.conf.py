@@ -1,0 +1,22 @@
+"""Production web server settings (``gunicorn -c gunicorn.conf.py wsgi:app``).
+
+gevent workers hold many Server-Sent-Event streams cheaply (gthread pins a thread per stream and
+caps at 1,000 connections per worker). The scheduler never runs here: it is its own process
+(``flask --app wsgi scheduler run``). No ``preload_app``: each worker builds its own engine after
+the fork.
+"""
+import multiprocessing
+import os
+
+bind = os.environ.get("BIND", "127.0.0.1:5000")
+workers = int(os.environ.get("WEB_WORKERS", multiprocessing.cpu_count() * 2))
+worker_class = "gevent"
+worker_connections = 10000
+# Streams are long-lived: send keep-alives and do not wait 30 s for them on restart.
+graceful_timeout = 10
+timeout = 60
+keepalive = 5
+accesslog = "-"
+# Never log query strings of sensitive pages in full; the default format is fine: bodies are
+# never logged, and identity numbers only travel in POST bodies.
+preload_app = False
