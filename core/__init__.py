@@ -15,7 +15,7 @@ from flask import Flask
 
 #: Domain packages, lowest layer first (DESIGN.md §3). Each exposes ``init_app(app)`` in its
 #: ``__init__``; core loads them by name, so core never imports a package above it.
-PACKAGES = ["accounts", "appraisal", "auction", "bidding"]
+PACKAGES = ["accounts", "cases", "appraisal", "auction", "bidding"]
 
 ROOT = Path(__file__).resolve().parent.parent
 

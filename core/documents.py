@@ -28,6 +28,7 @@ def issue_document(
     public: bool,
     actor: str,
     now: datetime,
+    reference: str | None = None,
 ) -> Document:
     """Store ``data``, add its :class:`~core.models.Document` row and a ``document.issued``
     ledger entry on the ``subject`` stream, and commit.
@@ -49,6 +50,7 @@ def issue_document(
     document = Document(
         kind=kind,
         title=title,
+        reference=reference,
         sha256=sha256,
         size=len(data),
         media_type=media_type,
@@ -64,7 +66,7 @@ def issue_document(
         actor=actor,
         action="document.issued",
         subject=subject,
-        payload={"kind": kind, "sha256": sha256, "title": title},
+        payload={"kind": kind, "sha256": sha256, "title": title, "reference": reference},
         now=now,
     )
     session.commit()

@@ -70,6 +70,8 @@ class Document(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(60), index=True)
     title: Mapped[str] = mapped_column(String(300))
+    #: The 文书编号 printed on the document, so a paper copy can be looked up.
+    reference: Mapped[str | None] = mapped_column(String(80), index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(Integer)
     media_type: Mapped[str] = mapped_column(String(100), default="application/pdf")

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, session
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, send_file, session
 from sqlalchemy import func, select, text
 
+from core.files import MalformedHash, check_sha256, file_store
 from core.models import Document, SchedulerHeartbeat
 from core.web import db_session, now, safe_next
 
@@ -55,15 +56,41 @@ def healthz():
     return jsonify(body), status
 
 
-@bp.get("/documents/<sha256>")
-def verify_document(sha256: str):
-    """Public verification page of a document: is this hash one the platform issued?"""
+def _public_documents(sha256: str) -> list[Document]:
+    try:
+        sha256 = check_sha256(sha256.lower())
+    except MalformedHash:
+        abort(404)
     docs = db_session().scalars(
-        select(Document).where(Document.sha256 == sha256.lower(), Document.public.is_(True))
+        select(Document).where(Document.sha256 == sha256, Document.public.is_(True))
     ).all()
     if not docs:
         abort(404)
-    return render_template("core/document.html", documents=docs, sha256=sha256.lower())
+    return list(docs)
+
+
+@bp.get("/documents/<sha256>")
+def verify_document(sha256: str):
+    """Public verification page of a document: is this hash one the platform issued?
+
+    :raise 404: unknown, malformed or non-public hash
+    """
+    docs = _public_documents(sha256)
+    return render_template("core/document.html", documents=docs, sha256=docs[0].sha256)
+
+
+@bp.get("/documents/<sha256>/file")
+def download_document(sha256: str):
+    """Download a public document (served with its stored media type).
+
+    :raise 404: unknown, malformed or non-public hash
+    """
+    doc = _public_documents(sha256)[0]
+    store = file_store(current_app)
+    if not store.exists(doc.sha256):
+        abort(404)
+    return send_file(store.path(doc.sha256), mimetype=doc.media_type, download_name=f"{doc.sha256[:12]}.pdf"
+                     if doc.media_type == "application/pdf" else doc.sha256[:12], max_age=3600)
 
 
 def init_app(app) -> None:

@@ -61,3 +61,77 @@ def make_bidder(session, *, real_name: str = "张三", id_number: str | None = N
     session.flush()
     session.refresh(user)
     return user
+
+
+def uscc(prefix: str = "91340200MA2N") -> str:
+    """A valid unified social credit code for tests."""
+    from accounts.rules import uscc_check_char
+
+    n = next(_seq)
+    first17 = f"{prefix}{n:05d}"[:17]
+    return first17 + uscc_check_char(first17)
+
+
+def make_officer(session, court=None, **kw) -> User:
+    return make_user(session, Role.OFFICER, court=court or make_court(session), **kw)
+
+
+def make_case(session, officer: User | None = None, **kw):
+    """A case of the officer's court with one applicant (enterprise) and one debtor (person)."""
+    from datetime import date
+    from decimal import Decimal
+
+    from cases.models import Case, Party
+    from cases.rules import PartyKind, PartyRole
+
+    officer = officer or make_officer(session)
+    n = next(_seq)
+    case = Case(court_id=officer.court_id, number=kw.pop("number", f"（2026）{officer.court.code}执{n}号"),
+                basis=kw.pop("basis", "（2025）皖0202民初1号民事判决书"), filed_on=kw.pop("filed_on", date(2026, 3, 1)),
+                claim_amount=kw.pop("claim_amount", Decimal("1000000.00")), officer_id=officer.id,
+                created_at=kw.pop("created_at", NOW), **kw)
+    session.add(case)
+    session.flush()
+    for role, kind, name, number in ((PartyRole.APPLICANT, PartyKind.ENTERPRISE, "芜湖某银行", uscc()),
+                                     (PartyRole.DEBTOR, PartyKind.PERSON, "王某", resident_id())):
+        session.add(Party(case_id=case.id, role=role, kind=kind, name=name,
+                          id_number_encrypted=VAULT.seal(number), id_number_hmac=VAULT.fingerprint(number),
+                          id_number_tail=number[-4:]))
+    session.flush()
+    session.refresh(case)
+    return case
+
+
+def make_asset(session, case, **kw):
+    from datetime import date
+
+    from cases.models import Asset
+    from cases.rules import AssetCategory, AssetStage
+
+    asset = Asset(case_id=case.id, category=kw.pop("category", AssetCategory.REAL_ESTATE),
+                  title=kw.pop("title", "芜湖市镜湖区某小区3栋502室"), region_code=kw.pop("region_code", "340202"),
+                  location=kw.pop("location", "安徽省芜湖市镜湖区某路88号"), seized_on=kw.pop("seized_on", date(2026, 3, 5)),
+                  stage=kw.pop("stage", AssetStage.SEIZED), created_at=kw.pop("created_at", NOW), **kw)
+    session.add(asset)
+    session.flush()
+    return asset
+
+
+def png_bytes(color=(200, 30, 30), size=(64, 48)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def jpeg_bytes(color=(30, 90, 200), size=(80, 60)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="JPEG")
+    return buf.getvalue()
