@@ -590,7 +590,8 @@ def record_fund_movement(session: Session, *, case_id: int, kind: FundMovement, 
 
     :raise InvalidCase: non-positive amount, or money leaving an account that does not hold it.
     """
-    case = session.execute(select(Case).where(Case.id == case_id).with_for_update()).scalar_one()
+    # Lock the case row only (of=Case: its joined relationships must not be locked or outer-joined).
+    case = session.execute(select(Case).where(Case.id == case_id).with_for_update(of=Case)).scalar_one()
     last = session.scalar(select(FundEntry).where(FundEntry.case_id == case.id)
                           .order_by(FundEntry.seq.desc()).limit(1))
     balances = {FundAccount.OUTSIDE: Decimal("0"),

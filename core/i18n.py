@@ -40,6 +40,7 @@ def init_i18n(app, packages: list[str]) -> Babel:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = translation_directories(packages)
     babel = Babel(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Shanghai")
     app.jinja_env.filters["localtime"] = local_time
+    app.jinja_env.filters["problem"] = lambda p: translate_message(p[0], p[1])
 
     @app.context_processor
     def _language():
@@ -48,12 +49,8 @@ def init_i18n(app, packages: list[str]) -> Babel:
     return babel
 
 
-def translate_error(exc) -> str:
-    """Render a :class:`core.text.DomainError` in the user's language.
-
-    String parameters are msgids too (field names, reasons) and are translated before being
-    substituted.
-    """
+def translate_message(message: str, params: dict | None = None) -> str:
+    """Translate a msgid and its string parameters (which are msgids too), then substitute."""
     from flask_babel import gettext
 
     def tr(value):
@@ -63,6 +60,20 @@ def translate_error(exc) -> str:
             return gettext(", ").join(gettext(v) for v in value)
         return value
 
-    params = {k: tr(v) for k, v in exc.params.items()}
-    message = gettext(exc.message)
-    return message % params if params else message
+    params = {k: tr(v) for k, v in (params or {}).items()}
+    text = gettext(message)
+    if not params:
+        return text
+    try:
+        return text % params
+    except (KeyError, ValueError, TypeError):
+        return text
+
+
+def translate_error(exc) -> str:
+    """Render a :class:`core.text.DomainError` in the user's language.
+
+    String parameters are msgids too (field names, reasons) and are translated before being
+    substituted.
+    """
+    return translate_message(exc.message, exc.params)

@@ -1,0 +1,449 @@
+"""JSON API v1 of the cases package: cases, their parties (masked) and seized assets, the case
+fund ledger, and the E01 pricing alerts.
+
+``GET|POST /api/v1/cases`` · ``GET /api/v1/cases/<id>`` · ``POST /api/v1/cases/<id>/assets`` ·
+``GET /api/v1/cases/<id>/funds`` · ``GET /api/v1/cases/overdue-pricing``
+
+Views only read JSON into typed values, call one service and map its refusals to 4xx JSON:
+a malformed request is 400, an unknown (or another court's) case 404, a visible case the user
+may not change 403, any other refusal of a case rule 409. No identity number ever leaves here,
+only its masked tail.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from enum import StrEnum
+from functools import wraps
+
+from flask import Blueprint, current_app, g, jsonify, request, url_for
+
+from accounts.api import api_auth
+from accounts.models import Role
+from accounts.rules import mask_identity_number
+from cases import rules, services
+from cases.models import Asset, Case, FundEntry, Party
+from cases.rules import AssetCategory, FundAccount, PartyKind, PartyRole
+from cases.services import AssetInput, CaseNotFound, NotAllowed, PartyInput
+from core.api import api_error
+from core.i18n import translate_error
+from core.money import MoneyError, parse_money
+from core.text import N_, DomainError
+from core.web import db_session, now
+
+bp = Blueprint("cases_api", __name__, url_prefix="/api/v1")
+
+
+class Unreadable(DomainError):
+    """The request is not what the endpoint reads (HTTP 400); ``field`` names the culprit."""
+
+    message = N_("The request body must be a JSON object.")
+
+
+_STATUS: list[tuple[type[DomainError], int]] = [(Unreadable, 400), (NotAllowed, 403), (CaseNotFound, 404)]
+
+
+def _refusals(view):
+    """Answer a :class:`DomainError` with its JSON 4xx (409 unless mapped) after a rollback, so a
+    refused write leaves nothing behind in the request's session."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except DomainError as exc:
+            db_session().rollback()
+            code = next((status for kind, status in _STATUS if isinstance(exc, kind)), 409)
+            return api_error(code, translate_error(exc))
+
+    return wrapped
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+
+@bp.get("/cases")
+@api_auth()
+@_refusals
+def list_cases():
+    """Cases the token's user may see, newest first; ``?q=`` filters by case number."""
+    q = _clean_query(request.args.get("q", ""))
+    cases = services.visible_cases(db_session(), g.api_user, query=q)
+    return jsonify({"cases": [_case_summary(c) for c in cases]})
+
+
+@bp.post("/cases")
+@api_auth(Role.OFFICER)
+@_refusals
+def create_case():
+    """Register a case of the officer's court with its parties.
+
+    :raise 400: unreadable body; :raise 403: not an officer; :raise 409: a case rule refuses it
+        or the number is taken.
+    """
+    body = _object(request.get_json(silent=True), "", _CASE_FIELDS)
+    raw_parties = _required(body, "parties", "parties")
+    if not isinstance(raw_parties, list):
+        raise Unreadable(N_("%(field)s must be a list of objects."), field="parties")
+    parties = [_party_input(p, f"parties[{i}]") for i, p in enumerate(raw_parties)]
+    case = services.create_case(
+        db_session(), actor=g.api_user, number=_text(body, "number", max_len=_len(Case, "number")),
+        basis=_text(body, "basis", max_len=_len(Case, "basis")), filed_on=_date(body, "filed_on"),
+        claim_amount=_amount(body, "claim_amount"), officer_id=_integer(body, "officer_id"),
+        parties=parties, vault=current_app.extensions["identity_vault"], now=now())
+    response = jsonify(_case_detail(case))
+    response.headers["Location"] = url_for(".get_case", case_id=case.id)
+    return response, 201
+
+
+@bp.get("/cases/<int:case_id>")
+@api_auth()
+@_refusals
+def get_case(case_id: int):
+    """A case with its parties (identity numbers masked), assets and fund balances.
+
+    :raise 404: unknown, or not visible to the user.
+    """
+    case = services.get_case_for(db_session(), g.api_user, case_id)
+    return jsonify(_case_detail(case))
+
+
+@bp.post("/cases/<int:case_id>/assets")
+@api_auth()
+@_refusals
+def add_asset(case_id: int):
+    """Record a seized asset of the case.
+
+    :raise 404: unknown or invisible case; :raise 403: visible but not changeable;
+        :raise 400: unreadable body; :raise 409: an asset rule refuses it.
+    """
+    services.get_case_for(db_session(), g.api_user, case_id, edit=True)
+    asset = services.add_asset(db_session(), actor=g.api_user, case_id=case_id,
+                               asset=_asset_input(request.get_json(silent=True)), now=now())
+    return jsonify(_asset(asset)), 201
+
+
+@bp.get("/cases/<int:case_id>/funds")
+@api_auth()
+@_refusals
+def case_funds(case_id: int):
+    """The case-fund ledger line by line, the balances, and whether the ledger reconciles.
+
+    :raise 404: unknown, or not visible to the user.
+    """
+    case = services.get_case_for(db_session(), g.api_user, case_id)
+    entries = services.fund_entries(db_session(), case.id)
+    return jsonify({
+        "case_id": case.id,
+        "entries": [_fund_entry(e) for e in entries],
+        "balances": _balances(services.fund_balances(db_session(), case.id)),
+        "reconciled": not services.reconcile_funds(db_session(), case.id),
+    })
+
+
+@bp.get("/cases/overdue-pricing")
+@api_auth()
+@_refusals
+def overdue_pricing():
+    """Assets still only seized after the 30-day deadline to start pricing (E01)."""
+    flags = services.overdue_pricing(db_session(), user=g.api_user, today=rules.local_today(now()),
+                                     rulebook=current_app.extensions["rulebook"])
+    return jsonify({"assets": [{
+        "asset_id": f.asset.id, "case_id": f.asset.case_id, "case_number": f.asset.case.number,
+        "title": f.asset.title, "category": str(f.asset.category), "seized_on": f.asset.seized_on.isoformat(),
+        "deadline": f.deadline.isoformat(), "days_late": f.days_late,
+    } for f in flags]})
+
+
+# --- reading the request --------------------------------------------------------------------
+
+_CASE_FIELDS = {"number", "basis", "filed_on", "claim_amount", "officer_id", "parties"}
+_PARTY_FIELDS = {"role", "kind", "name", "id_number", "legal_representative", "phone", "email", "address"}
+_ASSET_FIELDS = {"category", "title", "region_code", "location", "seized_on", "description", "defects",
+                 "encumbrances", "occupancy", "tax_notes"}
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: Free-text asset fields are ``Text`` columns; a bound keeps one request from filling the disk.
+_LONG_TEXT = 20_000
+
+
+def _len(model, column: str) -> int:
+    """The column's length: a longer value is a 400 here, not a database error."""
+    return model.__table__.c[column].type.length
+
+
+def _object(body, prefix: str, allowed: set[str]) -> dict:
+    """``body`` as a JSON object with only ``allowed`` keys (a misspelt optional field is an
+    error, not silently dropped)."""
+    if not isinstance(body, dict):
+        if prefix:
+            raise Unreadable(N_("%(field)s must be an object."), field=prefix)
+        raise Unreadable()
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise Unreadable(N_("Unknown field %(field)s."), field=f"{prefix}.{unknown[0]}" if prefix else unknown[0])
+    return body
+
+
+def _required(body: dict, key: str, field: str):
+    if body.get(key) is None:
+        raise Unreadable(N_("%(field)s is required."), field=field)
+    return body[key]
+
+
+def _text(body: dict, key: str, *, max_len: int, required: bool = True, field: str | None = None) -> str | None:
+    field = field or key
+    value = _required(body, key, field) if required else body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise Unreadable(N_("%(field)s must be a string."), field=field)
+    # PostgreSQL refuses NUL in text; refuse it here rather than fail in the database.
+    if "\x00" in value:
+        raise Unreadable(N_("%(field)s contains a NUL character."), field=field)
+    if len(value.strip()) > max_len:
+        raise Unreadable(N_("%(field)s is too long (at most %(max)s characters)."), field=field, max=max_len)
+    return value
+
+
+def _date(body: dict, key: str) -> date:
+    value = _required(body, key, key)
+    if isinstance(value, str) and _DATE_RE.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass  # e.g. 2026-02-30: same answer as any other unreadable date
+    raise Unreadable(N_("%(field)s must be a date written YYYY-MM-DD."), field=key)
+
+
+def _amount(body: dict, key: str) -> Decimal:
+    """A decimal string in yuan; never a JSON number (a float is not a price a court can sign)."""
+    value = _required(body, key, key)
+    if isinstance(value, str):
+        try:
+            return parse_money(value)
+        except MoneyError:
+            pass
+    raise Unreadable(N_('%(field)s must be an amount written as a decimal string, e.g. "1200000.00".'),
+                     field=key)
+
+
+def _integer(body: dict, key: str) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    # A row id is a 32-bit integer; a larger one would be a database error, not a 400.
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+        raise Unreadable(N_("%(field)s must be a positive integer."), field=key)
+    return value
+
+
+def _choice(body: dict, key: str, enum: type[StrEnum], field: str) -> StrEnum:
+    value = _required(body, key, field)
+    try:
+        return enum(value)
+    except ValueError:
+        raise Unreadable(N_("%(field)s must be one of %(choices)s."), field=field,
+                         choices=", ".join(m.value for m in enum)) from None
+
+
+def _clean_query(q: str) -> str:
+    if "\x00" in q or len(q) > _len(Case, "number"):
+        raise Unreadable(N_("%(field)s is not a case number or part of one."), field="q")
+    return q
+
+
+def _party_input(raw: dict, prefix: str) -> PartyInput:
+    body = _object(raw, prefix, _PARTY_FIELDS)
+
+    def text(key, required=False):
+        return _text(body, key, max_len=_len(Party, key), required=required, field=f"{prefix}.{key}")
+
+    return PartyInput(
+        role=_choice(body, "role", PartyRole, f"{prefix}.role"),
+        kind=_choice(body, "kind", PartyKind, f"{prefix}.kind"),
+        name=text("name", required=True),
+        # 18 characters for both kinds (resident ID, unified social credit code); room for spaces.
+        id_number=_text(body, "id_number", max_len=40, field=f"{prefix}.id_number"),
+        legal_representative=text("legal_representative"), phone=text("phone"), email=text("email"),
+        address=text("address"),
+    )
+
+
+def _asset_input(raw) -> AssetInput:
+    body = _object(raw, "", _ASSET_FIELDS)
+
+    def long_text(key):
+        return _text(body, key, max_len=_LONG_TEXT, required=False) or ""
+
+    return AssetInput(
+        category=_choice(body, "category", AssetCategory, "category"),
+        title=_text(body, "title", max_len=_len(Asset, "title")),
+        region_code=_text(body, "region_code", max_len=_len(Asset, "region_code")),
+        location=_text(body, "location", max_len=_len(Asset, "location")),
+        seized_on=_date(body, "seized_on"),
+        description=long_text("description"), defects=long_text("defects"),
+        encumbrances=long_text("encumbrances"), occupancy=long_text("occupancy"), tax_notes=long_text("tax_notes"),
+    )
+
+
+# --- writing the response -------------------------------------------------------------------
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _instant(value: datetime | None) -> str | None:
+    return value.astimezone(timezone.utc).isoformat() if value else None
+
+
+def _balances(balances: dict[FundAccount, Decimal]) -> dict:
+    return {str(account): _money(amount) for account, amount in balances.items()}
+
+
+def _case_summary(case: Case) -> dict:
+    return {
+        "id": case.id, "number": case.number, "court": {"id": case.court.id, "code": case.court.code,
+                                                        "name": case.court.name},
+        "basis": case.basis, "filed_on": case.filed_on.isoformat(), "claim_amount": _money(case.claim_amount),
+        "officer": {"id": case.officer.id, "display_name": case.officer.display_name},
+        "series_id": case.series_id, "created_at": _instant(case.created_at),
+    }
+
+
+def _case_detail(case: Case) -> dict:
+    # Contact details are for the court that serves documents on the parties, not for the
+    # other side or the supervisor; the identity number is always masked.
+    contacts = services.can_edit_case(g.api_user, case)
+    return {
+        **_case_summary(case),
+        "parties": [_party(p, contacts=contacts) for p in case.parties],
+        "assets": [_asset(a) for a in case.assets],
+        "fund_balances": _balances(services.fund_balances(db_session(), case.id)),
+    }
+
+
+def _party(party: Party, *, contacts: bool) -> dict:
+    out = {"id": party.id, "role": str(party.role), "kind": str(party.kind), "name": party.name,
+           "id_number_masked": mask_identity_number(party.id_number_tail),
+           "legal_representative": party.legal_representative}
+    if contacts:
+        out.update(phone=party.phone, email=party.email, address=party.address)
+    return out
+
+
+def _asset(asset: Asset) -> dict:
+    return {
+        "id": asset.id, "case_id": asset.case_id, "category": str(asset.category),
+        "specialty": str(rules.specialty_for(asset.category)), "stage": str(asset.stage),
+        "title": asset.title, "description": asset.description, "region_code": asset.region_code,
+        "location": asset.location, "seized_on": asset.seized_on.isoformat(), "defects": asset.defects,
+        "encumbrances": asset.encumbrances, "occupancy": asset.occupancy, "tax_notes": asset.tax_notes,
+        # The page route of the cases package serves stored files by hash (with its own access check).
+        "photos": [f"/cases/files/{f.sha256}" for f in asset.photos],
+        "created_at": _instant(asset.created_at),
+    }
+
+
+def _fund_entry(e: FundEntry) -> dict:
+    return {"seq": e.seq, "kind": str(e.kind), "amount": _money(e.amount), "from": str(e.from_account),
+            "to": str(e.to_account), "court_balance_after": _money(e.court_balance_after),
+            "deposits_balance_after": _money(e.deposits_balance_after), "source": e.source, "memo": e.memo,
+            "at": _instant(e.at)}
+
+
+# --- OpenAPI --------------------------------------------------------------------------------
+
+_DATE = {"type": "string", "format": "date", "example": "2026-03-01"}
+_AMOUNT = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,2})?$", "example": "1200000.00"}
+_CASE_ID = [{"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _err(description: str) -> dict:
+    return {"description": description, **_ERROR}
+
+
+_PARTY_SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["role", "kind", "name", "id_number"],
+    "properties": {
+        "role": {"type": "string", "enum": [r.value for r in PartyRole]},
+        "kind": {"type": "string", "enum": [k.value for k in PartyKind]},
+        "name": {"type": "string", "maxLength": 120},
+        "id_number": {"type": "string", "description": "Resident ID (person) or unified social credit code "
+                                                       "(enterprise); stored encrypted, never returned"},
+        "legal_representative": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]},
+        "email": {"type": ["string", "null"]}, "address": {"type": ["string", "null"]},
+    },
+}
+_CASE_SCHEMA = {
+    "type": "object", "additionalProperties": False,
+    "required": ["number", "basis", "filed_on", "claim_amount", "parties"],
+    "properties": {
+        "number": {"type": "string", "example": "（2026）皖02执123号",
+                   "description": "Normalised to full-width parentheses without spaces"},
+        "basis": {"type": "string", "maxLength": 300}, "filed_on": _DATE, "claim_amount": _AMOUNT,
+        "officer_id": {"type": ["integer", "null"], "description": "Another officer of the court; default: you"},
+        "parties": {"type": "array", "items": _PARTY_SCHEMA,
+                    "description": "At least one applicant and one debtor"},
+    },
+}
+_ASSET_SCHEMA = {
+    "type": "object", "additionalProperties": False,
+    "required": ["category", "title", "region_code", "location", "seized_on"],
+    "properties": {
+        "category": {"type": "string", "enum": [c.value for c in AssetCategory]},
+        "title": {"type": "string", "maxLength": 200},
+        "region_code": {"type": "string", "pattern": "^[0-9]{6}$", "example": "340202"},
+        "location": {"type": "string", "maxLength": 300}, "seized_on": _DATE,
+        **{k: {"type": "string"} for k in ("description", "defects", "encumbrances", "occupancy", "tax_notes")},
+    },
+}
+
+
+def _json_body(schema: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+OPENAPI_PATHS = {
+    "/api/v1/cases": {
+        "get": {"summary": "Cases you may see (court staff: your court; supervisors: all; parties: your own)",
+                "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"},
+                                "description": "Part of a case number"}],
+                "responses": {"200": {"description": "The cases, newest first"},
+                              "400": _err("Unreadable query"), "401": _err("No or bad token")}},
+        "post": {"summary": "Register a case of your court with its parties (officers)",
+                 "requestBody": _json_body(_CASE_SCHEMA),
+                 "responses": {"201": {"description": "The case, parties masked"},
+                               "400": _err("Unreadable body, missing or mistyped field"),
+                               "401": _err("No or bad token"), "403": _err("Not an officer"),
+                               "409": _err("A case rule refuses it, or the number is taken")}},
+    },
+    "/api/v1/cases/{case_id}": {
+        "get": {"summary": "A case with its parties (identity numbers masked), assets and fund balances",
+                "parameters": _CASE_ID,
+                "responses": {"200": {"description": "The case"}, "401": _err("No or bad token"),
+                              "404": _err("No such case (or not yours to see)")}},
+    },
+    "/api/v1/cases/{case_id}/assets": {
+        "post": {"summary": "Record a seized asset of the case (officers of its court)",
+                 "parameters": _CASE_ID, "requestBody": _json_body(_ASSET_SCHEMA),
+                 "responses": {"201": {"description": "The asset, with its stage and appraisal specialty"},
+                               "400": _err("Unreadable body, missing or mistyped field"),
+                               "401": _err("No or bad token"), "403": _err("You may see the case but not change it"),
+                               "404": _err("No such case (or not yours to see)"),
+                               "409": _err("An asset rule refuses it")}},
+    },
+    "/api/v1/cases/{case_id}/funds": {
+        "get": {"summary": "The case-fund ledger, balances, and whether it reconciles",
+                "parameters": _CASE_ID,
+                "responses": {"200": {"description": "Entries in order, balances, reconciled"},
+                              "401": _err("No or bad token"), "404": _err("No such case (or not yours to see)")}},
+    },
+    "/api/v1/cases/overdue-pricing": {
+        "get": {"summary": "Assets whose reference-price procedure is overdue (E01: 30 days after seizure)",
+                "responses": {"200": {"description": "Overdue assets, oldest seizure first"},
+                              "401": _err("No or bad token")}},
+    },
+}

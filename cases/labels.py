@@ -1,0 +1,34 @@
+"""Names of case concepts in the user's language (for templates)."""
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+
+def category_label(category: str) -> str:
+    return {
+        "real_estate": _("Real estate"), "land_use_right": _("Land use right"), "vehicle": _("Vehicle"),
+        "equity": _("Equity"), "movable": _("Movable property"), "mining_right": _("Mining right"),
+        "jewellery": _("Jewellery and jade"), "other": _("Other"),
+    }.get(str(category), str(category))
+
+
+def stage_label(stage: str) -> str:
+    return {
+        "seized": _("Seized"), "pricing": _("Pricing"), "priced": _("Priced"), "listed": _("Listed"),
+        "sold": _("Sold"), "unsold": _("Unsold"), "variation": _("变卖 (fixed-price sale)"), "closed": _("Closed"),
+    }.get(str(stage), str(stage))
+
+
+def specialty_label(specialty: str) -> str:
+    return {
+        "assets": _("Assets"), "land": _("Land"), "real_estate": _("Real estate"),
+        "mining": _("Mining rights"), "jewellery": _("Jewellery and jade"),
+    }.get(str(specialty), str(specialty))
+
+
+def movement_label(kind: str) -> str:
+    return {
+        "deposit_held": _("Deposit held"), "deposit_refunded": _("Deposit refunded"),
+        "deposit_applied": _("Deposit applied to the price"), "deposit_forfeited": _("Deposit forfeited"),
+        "received": _("Received"), "paid_out": _("Paid out"),
+    }.get(str(kind), str(kind))
