@@ -34,7 +34,9 @@ def init_app(app) -> None:
     @manager.request_loader
     def _from_bearer(req):
         header = req.headers.get("Authorization", "")
-        if not req.path.startswith("/api/") or not header.startswith("Bearer "):
+        # Bearer tokens authenticate the API and plain downloads (GET: photos, documents);
+        # browsers never send them by themselves, so they need no CSRF protection.
+        if not header.startswith("Bearer ") or not (req.path.startswith("/api/") or req.method == "GET"):
             return None
         from accounts.services import user_for_token
 

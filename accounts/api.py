@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from accounts.models import Role
 from accounts.services import user_for_token
-from core.api import api_error
+from core.api import api_error, read_json
 from core.clock import ClockError, advance_clock, move_clock, parse_duration, parse_instant
 from core.web import clock, db_session, now
 
@@ -67,7 +67,9 @@ def get_clock():
 @api_auth(Role.ADMIN)
 def set_clock():
     """Move the simulated clock forward: ``{"advance": "3d"}`` or ``{"set": "2026-12-01T10:00+08:00"}``."""
-    body = request.get_json(silent=True) or {}
+    body = read_json()
+    if not isinstance(body, dict):
+        body = {}
     try:
         if isinstance(body.get("advance"), str):
             advance_clock(db_session(), clock(), delta=parse_duration(body["advance"]),

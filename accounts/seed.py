@@ -79,7 +79,7 @@ def seed_accounts(session, *, now, rulebook, vault: IdentityVault | None = None)
                      subject=f"user:{user.id}", payload={"role": "bidder", "kind": str(kind)}, now=now)
     session.commit()
     lines = [f"Demo logins (password for all: {DEMO_PASSWORD}):"]
-    for username, display, role, court_code in STAFF:
+    for username, display, role, _court in STAFF:
         lines.append(f"  {username:<12} {role.value:<10} {display}")
     for username, real_name, *_ in BIDDERS:
         lines.append(f"  {username:<12} bidder     {real_name}")

@@ -13,6 +13,12 @@ def init_app(app) -> None:
     from core.web import now, rulebook
 
     app.register_blueprint(bp)
+    from cases import api
+    from core.api import register_paths
+
+    app.register_blueprint(api.bp)
+    app.extensions["csrf"].exempt(api.bp)
+    register_paths(app, api.OPENAPI_PATHS)
     register_nav(app, NavEntry(lambda: _("Cases"), "cases.dashboard",
                                (Role.OFFICER, Role.FINANCE, Role.SUPERVISOR, Role.PARTY), order=10))
     app.jinja_env.globals.update(

@@ -26,13 +26,15 @@ from cases import rules, services
 from cases.models import Asset, Case, FundEntry, Party
 from cases.rules import AssetCategory, FundAccount, PartyKind, PartyRole
 from cases.services import AssetInput, CaseNotFound, NotAllowed, PartyInput
-from core.api import api_error
+from core.api import api_error, read_json
 from core.i18n import translate_error
 from core.money import MoneyError, parse_money
 from core.text import N_, DomainError
 from core.web import db_session, now
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api/v1")
+#: Case ids are 32-bit: a larger number in a URL matches no route (404), never a database error.
+_ID = "<int(min=1, max=2147483647):case_id>"
 
 
 class Unreadable(DomainError):
@@ -82,7 +84,7 @@ def create_case():
     :raise 400: unreadable body; :raise 403: not an officer; :raise 409: a case rule refuses it
         or the number is taken.
     """
-    body = _object(request.get_json(silent=True), "", _CASE_FIELDS)
+    body = _object(read_json(), "", _CASE_FIELDS)
     raw_parties = _required(body, "parties", "parties")
     if not isinstance(raw_parties, list):
         raise Unreadable(N_("%(field)s must be a list of objects."), field="parties")
@@ -97,7 +99,7 @@ def create_case():
     return response, 201
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get(f"/cases/{_ID}")
 @api_auth()
 @_refusals
 def get_case(case_id: int):
@@ -109,7 +111,7 @@ def get_case(case_id: int):
     return jsonify(_case_detail(case))
 
 
-@bp.post("/cases/<int:case_id>/assets")
+@bp.post(f"/cases/{_ID}/assets")
 @api_auth()
 @_refusals
 def add_asset(case_id: int):
@@ -120,11 +122,11 @@ def add_asset(case_id: int):
     """
     services.get_case_for(db_session(), g.api_user, case_id, edit=True)
     asset = services.add_asset(db_session(), actor=g.api_user, case_id=case_id,
-                               asset=_asset_input(request.get_json(silent=True)), now=now())
+                               asset=_asset_input(read_json()), now=now())
     return jsonify(_asset(asset)), 201
 
 
-@bp.get("/cases/<int:case_id>/funds")
+@bp.get(f"/cases/{_ID}/funds")
 @api_auth()
 @_refusals
 def case_funds(case_id: int):
@@ -167,6 +169,14 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _LONG_TEXT = 20_000
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _len(model, column: str) -> int:
     """The column's length: a longer value is a 400 here, not a database error."""
     return model.__table__.c[column].type.length
@@ -198,9 +208,10 @@ def _text(body: dict, key: str, *, max_len: int, required: bool = True, field: s
         return None
     if not isinstance(value, str):
         raise Unreadable(N_("%(field)s must be a string."), field=field)
-    # PostgreSQL refuses NUL in text; refuse it here rather than fail in the database.
-    if "\x00" in value:
-        raise Unreadable(N_("%(field)s contains a NUL character."), field=field)
+    # PostgreSQL refuses NUL in text, and a lone surrogate (legal in JSON as \uD800) is not
+    # UTF-8: refuse both here rather than fail in the database.
+    if "\x00" in value or not _is_utf8(value):
+        raise Unreadable(N_("%(field)s contains a character that is not allowed."), field=field)
     if len(value.strip()) > max_len:
         raise Unreadable(N_("%(field)s is too long (at most %(max)s characters)."), field=field, max=max_len)
     return value
@@ -248,7 +259,7 @@ def _choice(body: dict, key: str, enum: type[StrEnum], field: str) -> StrEnum:
 
 
 def _clean_query(q: str) -> str:
-    if "\x00" in q or len(q) > _len(Case, "number"):
+    if "\x00" in q or not _is_utf8(q) or len(q) > _len(Case, "number"):
         raise Unreadable(N_("%(field)s is not a case number or part of one."), field="q")
     return q
 
@@ -341,7 +352,7 @@ def _asset(asset: Asset) -> dict:
         "location": asset.location, "seized_on": asset.seized_on.isoformat(), "defects": asset.defects,
         "encumbrances": asset.encumbrances, "occupancy": asset.occupancy, "tax_notes": asset.tax_notes,
         # The page route of the cases package serves stored files by hash (with its own access check).
-        "photos": [f"/cases/files/{f.sha256}" for f in asset.photos],
+        "photos": [url_for("cases.asset_file", sha256=f.sha256) for f in asset.photos],
         "created_at": _instant(asset.created_at),
     }
 
@@ -402,7 +413,7 @@ _ASSET_SCHEMA = {
 }
 
 
-def _json_body(schema: dict) -> dict:
+def _request_body(schema: dict) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
@@ -414,7 +425,7 @@ OPENAPI_PATHS = {
                 "responses": {"200": {"description": "The cases, newest first"},
                               "400": _err("Unreadable query"), "401": _err("No or bad token")}},
         "post": {"summary": "Register a case of your court with its parties (officers)",
-                 "requestBody": _json_body(_CASE_SCHEMA),
+                 "requestBody": _request_body(_CASE_SCHEMA),
                  "responses": {"201": {"description": "The case, parties masked"},
                                "400": _err("Unreadable body, missing or mistyped field"),
                                "401": _err("No or bad token"), "403": _err("Not an officer"),
@@ -428,7 +439,7 @@ OPENAPI_PATHS = {
     },
     "/api/v1/cases/{case_id}/assets": {
         "post": {"summary": "Record a seized asset of the case (officers of its court)",
-                 "parameters": _CASE_ID, "requestBody": _json_body(_ASSET_SCHEMA),
+                 "parameters": _CASE_ID, "requestBody": _request_body(_ASSET_SCHEMA),
                  "responses": {"201": {"description": "The asset, with its stage and appraisal specialty"},
                                "400": _err("Unreadable body, missing or mistyped field"),
                                "401": _err("No or bad token"), "403": _err("You may see the case but not change it"),

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -196,7 +197,12 @@ def create_case(session: Session, *, actor: User, number: str, basis: str, filed
     case = Case(court_id=actor.court_id, number=text, basis=basis.strip(), filed_on=filed_on,
                 claim_amount=claim, officer_id=officer.id, series_id=series_id, created_at=now)
     session.add(case)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # Two officers registered the same number at the same moment: the loser is told so.
+        session.rollback()
+        raise CaseNumberTaken(number=text) from None
     for p in parties:
         _party(session, case, p, vault=vault, today=today)
     audit.record(session, stream=f"case:{case.id}", actor=actor.actor, action="case.created",

@@ -43,6 +43,17 @@ def openapi():
     return jsonify(doc)
 
 
+def read_json():
+    """The parsed request body, or ``None`` when absent or unreadable. Absurdly deep nesting
+    makes the JSON parser raise ``RecursionError`` rather than ``ValueError``: unreadable too."""
+    from flask import request
+
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
+
+
 def api_error(code: int, message: str):
     return jsonify({"error": {"code": code, "message": message}}), code
 

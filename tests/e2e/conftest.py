@@ -115,14 +115,21 @@ def new_page(browser, live_server, server_errors):
     problems: list[str] = []
     server_errors.clear()
 
+    def on_response(response) -> None:
+        if response.status >= 500:
+            problems.append(f"{response.status} from {response.url}")
+
+    def on_page_error(error) -> None:
+        problems.append(f"JavaScript error: {error}")
+
     def make(viewport: dict | None = None):
         context = browser.new_context(viewport=viewport or DESKTOP, locale="zh-CN",
                                       timezone_id="Asia/Shanghai", base_url=live_server)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
-        page.on("pageerror", lambda exc: problems.append(f"JavaScript error: {exc}"))
-        page.on("response", lambda r: r.status >= 500 and problems.append(f"{r.status} from {r.url}"))
+        page.on("response", on_response)
+        page.on("pageerror", on_page_error)
         return page
 
     yield make
