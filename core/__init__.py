@@ -49,6 +49,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update(load_config(app.instance_path, test_config))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs every one-second sweep at INFO.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
     database = Database(app.config["DATABASE_URL"])
     app.extensions["database"] = database

@@ -227,8 +227,11 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
     if not no_scheduler and os.environ.get("WERKZEUG_RUN_MAIN") in (None, "true"):
         sched = PlatformScheduler(app)
         sched.start()
+    from werkzeug.serving import run_simple
+
     try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+        # app.run() is ignored inside a `flask` command; serve with Werkzeug directly.
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
     finally:
         if sched:
             sched.shutdown()

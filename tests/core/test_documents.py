@@ -55,7 +55,7 @@ def test_issuing_a_document_writes_a_ledger_entry_on_the_subject_stream(session,
     entry = session.scalars(select(AuditEntry).where(AuditEntry.stream == "case:12")).one()
     assert (entry.action, entry.subject, entry.actor) == ("document.issued", "case:12", "user:7")
     assert json.loads(entry.payload) == {
-        "kind": "draw_record", "sha256": document.sha256, "title": "摇号记录",
+        "kind": "draw_record", "sha256": document.sha256, "title": "摇号记录", "reference": None,
     }
     assert verify(session) == []
 
