@@ -61,6 +61,7 @@ def init_app(app) -> None:
     register_nav(app, NavEntry(lambda: _("Home"), "core.home", None, order=0))
     register_nav(app, NavEntry(lambda: _("Courts"), "accounts.admin_courts", (Role.ADMIN,), order=80))
     register_nav(app, NavEntry(lambda: _("Staff accounts"), "accounts.admin_users", (Role.ADMIN,), order=81))
+    register_nav(app, NavEntry(lambda: _("Holiday calendar"), "accounts.admin_calendar", (Role.ADMIN,), order=82))
     app.extensions["seeders"].append(seed.seed_accounts)
     from accounts.cli import accounts_cli
 

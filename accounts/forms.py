@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, RadioField, SelectField, StringField
+from wtforms import BooleanField, DateField, PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
@@ -70,3 +70,10 @@ class StaffForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A form with only its CSRF token (logout, enable/disable buttons)."""
+
+
+class CalendarDayForm(FlaskForm):
+    day = DateField(_l("Day"), validators=[DataRequired()])
+    kind = SelectField(_l("Kind"), choices=[SelectChoice("holiday", _l("Statutory holiday")),
+                                           SelectChoice("workday", _l("Adjusted working day (调休上班)"))])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=60)])

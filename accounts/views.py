@@ -10,6 +10,7 @@ All URLs of the package:
 ``/accounts/admin/courts``             courts (administrator)
 ``/accounts/admin/users``              staff accounts (administrator)
 ``/accounts/admin/users/<id>/active``  disable / enable an account (POST)
+``/accounts/admin/calendar``           holiday calendar for counting periods
 =====================================  =========================================
 """
 from __future__ import annotations
@@ -22,7 +23,9 @@ from wtforms.fields.choices import SelectChoice
 
 from accounts import rules, services
 from accounts.access import roles_required
-from accounts.forms import CourtForm, EmptyForm, LoginForm, PasswordForm, ProfileForm, RegisterForm, StaffForm
+from accounts.forms import (
+    CalendarDayForm, CourtForm, EmptyForm, LoginForm, PasswordForm, ProfileForm, RegisterForm, StaffForm,
+)
 from accounts.models import Court, Role, User
 from core.i18n import translate_error
 from core.web import db_session, now, safe_next
@@ -197,3 +200,37 @@ def admin_set_active(user_id: int):
         db_session().rollback()
         flash(translate_error(exc), "error")
     return redirect(url_for("accounts.admin_users"))
+
+
+@bp.route("/admin/calendar", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def admin_calendar():
+    """Statutory holidays and adjusted working days (decision 20): they decide when objection
+    windows and report deadlines end."""
+    from datetime import date as date_cls
+
+    from core import holidays
+    from core.models import CalendarDay
+
+    form = CalendarDayForm()
+    if request.method == "POST" and request.form.get("remove") and EmptyForm().validate_on_submit():
+        try:
+            day = date_cls.fromisoformat(request.form["remove"])
+        except ValueError:
+            abort(400)
+        holidays.remove_day(db_session(), day=day, actor=current_user.actor, now=now())
+        flash(_("Calendar entry removed."), "success")
+        return redirect(url_for("accounts.admin_calendar", year=day.year))
+    if form.validate_on_submit():
+        try:
+            holidays.set_day(db_session(), day=form.day.data, kind=form.kind.data, name=form.name.data,
+                             actor=current_user.actor, now=now())
+            flash(_("Calendar entry saved."), "success")
+            return redirect(url_for("accounts.admin_calendar", year=form.day.data.year))
+        except services.DomainError as exc:
+            db_session().rollback()
+            flash(translate_error(exc), "error")
+    year = request.args.get("year", type=int) or now().year
+    days = db_session().scalars(select(CalendarDay).where(
+        CalendarDay.day >= date_cls(year, 1, 1), CalendarDay.day <= date_cls(year, 12, 31)).order_by(CalendarDay.day)).all()
+    return render_template("accounts/admin_calendar.html", form=form, days=days, year=year, button=EmptyForm())

@@ -57,7 +57,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["session_factory"] = app.config.get("SESSION_FACTORY") or database.session
     app.extensions["rulebook"] = get_rulebook(app.config["RULEBOOK"])
     app.extensions["clock"] = Clock(app.config["CLOCK"], app.extensions["session_factory"])
-    app.extensions["seeders"] = []
+    from core.holidays import seed_calendar
+
+    app.extensions["seeders"] = [seed_calendar]
     app.extensions["due_sources"] = []
     app.extensions["periodic_jobs"] = []
     app.teardown_appcontext(close_db_session)

@@ -3,10 +3,10 @@ notification outbox and generated documents. The audit ledger's tables are in
 :mod:`core.audit`."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Date, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
@@ -81,3 +81,16 @@ class Document(Base):
     public: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(120))
+
+
+class CalendarDay(Base):
+    """A statutory holiday, or a weekend day made a working day (调休), for counting periods
+    (RULES.md F01, decisions 3 and 20). Maintained by the administrator."""
+
+    __tablename__ = "calendar_days"
+    __table_args__ = (CheckConstraint("kind IN ('holiday', 'workday')", name="kind_known"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    #: ``holiday`` (not a working day) or ``workday`` (an adjusted working weekend day).
+    kind: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(60))

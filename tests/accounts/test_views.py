@@ -156,3 +156,21 @@ def test_unexpected_errors_give_a_localised_500_page(app, client):
     html = r.get_data(as_text=True)
     assert r.status_code == 500 and "secret internals" not in html and "Traceback" not in html
     assert "服务器出错" in html
+
+
+def test_the_administrator_maintains_the_holiday_calendar(client, session, login, post_form):
+    from datetime import date
+
+    from core.holidays import load_calendar
+
+    make_user(session, Role.ADMIN, username="root")
+    login("root")
+    r = post_form("/accounts/admin/calendar", {"day": "2027-01-01", "kind": "holiday", "name": "元旦"},
+                  follow_redirects=True)
+    assert "元旦" in r.get_data(as_text=True)
+    assert date(2027, 1, 1) in load_calendar(session).holidays
+    r = post_form("/accounts/admin/calendar", {"day": "2027-01-04", "kind": "workday", "name": "调休"},
+                  follow_redirects=True)
+    assert date(2027, 1, 4) not in load_calendar(session).workdays  # a Monday cannot be "made" a working day
+    r = post_form("/accounts/admin/calendar?year=2027", {"remove": "2027-01-01"}, follow_redirects=True)
+    assert date(2027, 1, 1) not in load_calendar(session).holidays
