@@ -1,9 +1,14 @@
-"""Appraisal: agencies, random draws, commissions and valuations.
-
-Filled by a later issue; for now only its blueprint is registered."""
+"""Appraisal: agencies, random draws, commissions and valuations (the reference price)."""
+from __future__ import annotations
 
 
 def init_app(app) -> None:
+    from appraisal import services
+    from appraisal.context import context_for
     from appraisal.views import bp
+    from core.scheduler import DueSource, register_due_source
 
     app.register_blueprint(bp)
+    register_due_source(app, DueSource(
+        "appraisal", lambda session, now: services.run_due(session, context_for(app, session, now)),
+        services.upcoming))

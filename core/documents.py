@@ -29,6 +29,7 @@ def issue_document(
     actor: str,
     now: datetime,
     reference: str | None = None,
+    commit: bool = True,
 ) -> Document:
     """Store ``data``, add its :class:`~core.models.Document` row and a ``document.issued``
     ledger entry on the ``subject`` stream, and commit.
@@ -69,7 +70,10 @@ def issue_document(
         payload={"kind": kind, "sha256": sha256, "title": title, "reference": reference},
         now=now,
     )
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return document
 
 
