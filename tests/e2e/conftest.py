@@ -3,6 +3,8 @@
 * ``live_server``: a freshly migrated SQLite database in a temporary folder, the app built with
   :func:`core.create_app` (request sessions are real sessions, nothing is rolled back), served
   by werkzeug in a background thread. Yields the base URL.
+* ``seeded_live_server``: the same over its own database that already holds the court 皖02 and
+  an officer of it (for the officers' pages); yields a :class:`SeededServer`.
 * ``browser``: Debian's Chromium (``/usr/bin/chromium``, or ``CHROMIUM_PATH``) launched by
   Playwright. Never ``playwright install``: it downloads a browser, which fails offline.
 * ``page`` / ``new_page``: a desktop (or phone-sized) page that fails the test on a server
@@ -19,9 +21,14 @@ import os
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from core import create_app
@@ -161,3 +168,74 @@ def shot(request):
         return path
 
     return take
+
+
+# --- a live server whose database already holds a court and its officer ------------------------
+
+
+@dataclass(frozen=True)
+class SeededServer:
+    """A live server over its own database holding 安徽省芜湖市中级人民法院 (皖02) and one
+    officer of it. ``session()`` opens a session on that database (close it after use)."""
+
+    url: str
+    app: Flask
+    court_code: str
+    officer_username: str
+    officer_password: str
+    officer_name: str
+
+    def session(self) -> Session:
+        return self.app.extensions["session_factory"]()
+
+
+@contextmanager
+def _serving(app: Flask) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1:<free port> in a background thread (as ``live_server`` does)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="e2e-seeded-live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def seeded_live_server(tmp_path_factory, server_errors) -> Iterator[SeededServer]:
+    """Like ``live_server`` (its own freshly migrated SQLite database and app), with the court
+    皖02 and an officer created the way a deployment creates them: the first administrator
+    from the command line (``flask accounts create-admin``), then the court and the officer's
+    login through :mod:`accounts.services`. Pages from ``page``/``new_page`` reach it by
+    absolute URL (``page.goto(seeded.url + "/…")``); their error checks still apply."""
+    from accounts import services
+    from accounts.models import Role, User
+
+    folder = tmp_path_factory.mktemp("seeded-live-server")
+    db_url = f"sqlite:///{folder / 'e2e.sqlite3'}"
+    upgrade_database(db_url)
+    app = create_app(app_config(db_url, folder / "instance"))
+    admin_password = "Guanliyuan-2026pass"
+    result = app.test_cli_runner().invoke(
+        args=["accounts", "create-admin", "e2e_admin", "--password", admin_password])
+    assert result.exit_code == 0, result.output
+    seeded = SeededServer(url="", app=app, court_code="皖02", officer_username="officer_wh",
+                          officer_password="Zhixing-2026pass", officer_name="执行法官 李明")
+    now = app.extensions["clock"].now()
+    session = seeded.session()
+    try:
+        admin = session.scalar(select(User).where(User.username == "e2e_admin"))
+        court = services.create_court(session, actor=admin, name="安徽省芜湖市中级人民法院",
+                                      code=seeded.court_code, region_code="340200", now=now)
+        services.create_staff(session, actor=admin, role=Role.OFFICER, username=seeded.officer_username,
+                              password=seeded.officer_password, display_name=seeded.officer_name,
+                              email="officer_wh@court.example", court_id=court.id, now=now)
+    finally:
+        session.close()
+    try:
+        with _serving(app) as url:
+            yield replace(seeded, url=url)
+    finally:
+        app.extensions["database"].dispose()
