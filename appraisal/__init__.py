@@ -9,6 +9,9 @@ def init_app(app) -> None:
     from core.scheduler import DueSource, register_due_source
 
     app.register_blueprint(bp)
+    from appraisal.cli import appraisal_cli
+
+    app.cli.add_command(appraisal_cli)
     register_due_source(app, DueSource(
         "appraisal", lambda session, now: services.run_due(session, context_for(app, session, now)),
         services.upcoming))

@@ -19,7 +19,7 @@ def render_draw_record(draw, record: dict, *, base_url: str) -> RenderedPdf:
     names = {a["id"]: a["name"] for a in record["pool"]}
     context = {
         "title": "摇号记录", "reference": f"摇号-{draw.id}", "court": case.court.name, "case_number": case.number,
-        "asset": draw.procedure.asset.title, "specialty": record["specialty"], "level": record["level"],
+        "property_title": draw.procedure.asset.title, "specialty": record["specialty"], "level": record["level"],
         "region_code": record["region_code"], "scheduled_at": draw.scheduled_at, "drawn_at": draw.drawn_at,
         "pool": record["pool"], "exclusions": [{**e, "reason": EXCLUSION_REASONS_ZH.get(e["reason"], e["reason"])}
                        for e in record["exclusions"]], "pool_digest": record["pool_digest"],
@@ -44,7 +44,7 @@ def render_commission_letter(commission, *, base_url: str, calendar, rulebook) -
     context = {
         "title": "评估委托书", "reference": f"委托-{commission.id}", "court": case.court.name,
         "case_number": case.number, "agency": commission.agency.name, "rank": commission.rank,
-        "asset": {"title": asset.title, "category": str(asset.category), "location": asset.location,
+        "property": {"title": asset.title, "category": str(asset.category), "location": asset.location,
                   "description": asset.description, "defects": asset.defects, "encumbrances": asset.encumbrances,
                   "occupancy": asset.occupancy, "tax_notes": asset.tax_notes, "seized_on": asset.seized_on.isoformat()},
         "delivered_at": commission.delivered_at, "answer_due_at": commission.answer_due_at, "report_due_at": report_due,

@@ -150,12 +150,12 @@ def open_procedure(session: Session, *, actor: User, asset_id: int, method: Meth
     session.add(proc)
     session.flush()
     if method is Method.DIRECTED_INQUIRY:
-        session.add(PriceSubmission(procedure_id=proc.id, agency_id=institution.id))
+        proc.submissions.append(PriceSubmission(agency_id=institution.id))
         notify(session, user_id=institution.user_id, email=institution.user.email, now=ctx.now,
                subject=f"定向询价：{asset.title}", body=f"请于期限内提交询价结果：{ctx.base_url}/appraisal/procedures/{proc.id}")
     elif method is Method.ONLINE_INQUIRY:
         for p in platforms:  # E09: simultaneously to all
-            session.add(PriceSubmission(procedure_id=proc.id, agency_id=p.id))
+            proc.submissions.append(PriceSubmission(agency_id=p.id))
             notify(session, user_id=p.user_id, email=p.user.email, now=ctx.now, subject=f"网络询价：{asset.title}",
                    body=f"请在3日内提交询价报告：{ctx.base_url}/appraisal/procedures/{proc.id}")
     case_services.mark_asset_stage(session, asset, AssetStage.PRICING, actor=actor.actor, now=ctx.now)
@@ -222,8 +222,8 @@ def submit_negotiated_price(session: Session, *, actor: User, procedure_id: int,
     sub = session.scalar(select(PriceSubmission).where(PriceSubmission.procedure_id == proc.id,
                                                        PriceSubmission.party_id == party.id))
     if sub is None:
-        sub = PriceSubmission(procedure_id=proc.id, party_id=party.id)
-        session.add(sub)
+        sub = PriceSubmission(party_id=party.id)
+        proc.submissions.append(sub)
     sub.amount, sub.submitted_at, sub.on_time = amount, ctx.now, True
     session.flush()
     _record(session, proc, actor.actor, "negotiation.submitted", {"party_role": str(party.role), "amount": str(amount)}, ctx)
@@ -365,12 +365,12 @@ def schedule_draw(session: Session, *, actor: User | None, procedure_id: int, dr
         raise Refused(str(exc)) from None
     seed = protocol.new_seed()
     members = [{"id": a.id, "name": a.name, "licence": a.licence} for a in pool.agencies]
-    d = Draw(procedure_id=proc.id, specialty=str(specialty_for(asset.category)), level=pool.level,
+    d = Draw(specialty=str(specialty_for(asset.category)), level=pool.level,
              region_code=pool.region_code, scheduled_at=draw_at, status="scheduled", pool=members,
              exclusions=[{"id": i, "name": n, "reason": r} for i, n, r in pool.exclusions],
              pool_digest=protocol.pool_digest(members), seed_commitment=protocol.seed_commitment(seed),
              seed_encrypted=ctx.vault.seal(seed), created_at=ctx.now)
-    session.add(d)
+    proc.draws.append(d)
     session.flush()
     _record(session, proc, actor.actor if actor else "system:scheduler", "draw.scheduled",
             {"draw_id": d.id, "at": draw_at.isoformat(), "pool": [m["id"] for m in members],
@@ -400,9 +400,8 @@ def commit_contribution(session: Session, *, actor: User, draw_id: int, commitme
                                                       DrawContribution.party_id == party.id))
     if c is not None:
         raise Refused(N_("You have already committed to a contribution for this draw."))
-    c = DrawContribution(draw_id=d.id, party_id=party.id, label=str(party.role), commitment=commitment,
-                         committed_at=ctx.now)
-    session.add(c)
+    c = DrawContribution(party_id=party.id, label=str(party.role), commitment=commitment, committed_at=ctx.now)
+    d.contributions.append(c)
     _record(session, d.procedure, actor.actor, "draw.contribution_committed",
             {"draw_id": d.id, "by": str(party.role), "commitment": commitment}, ctx)
     session.commit()
@@ -533,11 +532,11 @@ def _offer(session, proc: Procedure, d: Draw | None, *, rank: int, ctx: Context,
                    body="可选评估机构不足三家，请与监督部门联系。")
         return None
     agency = session.get(Agency, ranking[rank - 1])
-    c = Commission(procedure_id=proc.id, draw_id=d.id if d else None, agency_id=agency.id, rank=rank,
+    c = Commission(draw_id=d.id if d else None, agency_id=agency.id, rank=rank,
                    state=CommissionState.OFFERED, delivered_at=ctx.now,
                    answer_due_at=rules.answer_deadline(ctx.now, ctx.calendar, ctx.rulebook),
                    paused_days=0, extensions_granted=0, extension_days=0)
-    session.add(c)
+    proc.commissions.append(c)
     session.flush()
     proc.state = ProcedureState.COMMISSIONED
     if ctx.store is not None:
@@ -576,12 +575,12 @@ def schedule_draw_in_tx(session, proc: Procedure, at: datetime, ctx: Context) ->
         raise Refused(str(exc)) from None
     seed = protocol.new_seed()
     members = [{"id": a.id, "name": a.name, "licence": a.licence} for a in pool.agencies]
-    d = Draw(procedure_id=proc.id, specialty=str(specialty_for(asset.category)), level=pool.level,
+    d = Draw(specialty=str(specialty_for(asset.category)), level=pool.level,
              region_code=pool.region_code, scheduled_at=at, status="scheduled", pool=members,
              exclusions=[{"id": i, "name": n, "reason": r} for i, n, r in pool.exclusions],
              pool_digest=protocol.pool_digest(members), seed_commitment=protocol.seed_commitment(seed),
              seed_encrypted=ctx.vault.seal(seed), created_at=ctx.now)
-    session.add(d)
+    proc.draws.append(d)
     session.flush()
     _record(session, proc, "system:scheduler", "draw.scheduled",
             {"draw_id": d.id, "at": at.isoformat(), "pool": [m["id"] for m in members], "pool_digest": d.pool_digest,
@@ -643,8 +642,8 @@ def request_extension(session: Session, *, actor: User, commission_id: int, days
                                       days=days, rulebook=ctx.rulebook)
     except AppraisalRuleError as exc:
         raise Refused(str(exc)) from None
-    e = ExtensionRequest(commission_id=c.id, days=days, reason=reason.strip(), requested_at=ctx.now)
-    session.add(e)
+    e = ExtensionRequest(days=days, reason=reason.strip(), requested_at=ctx.now)
+    c.extensions.append(e)
     session.flush()
     _record(session, c.procedure, actor.actor, "extension.requested", {"commission_id": c.id, "days": days}, ctx)
     notify(session, user_id=c.procedure.asset.case.officer_id, now=ctx.now, subject="评估机构申请延期",
@@ -768,9 +767,9 @@ def submit_valuation(session: Session, *, actor: User, commission_id: int, amoun
     sha = ctx.store.put(report)
     for v in open_review:
         v.status = "superseded"
-    v = Valuation(commission_id=c.id, amount=to_money(amount), effective_on=effective_on, valid_until=valid_until,
+    v = Valuation(amount=to_money(amount), effective_on=effective_on, valid_until=valid_until,
                   appraiser_ids=sorted(set(appraiser_ids)), report_sha256=sha, submitted_at=ctx.now, status="submitted")
-    session.add(v)
+    c.valuations.append(v)
     c.state = CommissionState.REPORTED
     proc.state = ProcedureState.REPORT_REVIEW
     session.flush()
@@ -837,10 +836,12 @@ def file_objection(session: Session, *, actor: User, procedure_id: int, kind: Ob
         raise Refused(N_("The 5-day objection period has passed (E37); the objection is not accepted."))
     if not (grounds or "").strip():
         raise Refused(N_("State the grounds of the objection."))
-    o = Objection(procedure_id=proc.id, valuation_id=valuation.id if valuation else None,
-                  submission_id=submission_id, party_id=party.id, kind=ObjectionKind(kind), grounds=grounds.strip(),
-                  filed_at=ctx.now, state=ObjectionState.FILED)
-    session.add(o)
+    o = Objection(procedure_id=proc.id, submission_id=submission_id, party_id=party.id, kind=ObjectionKind(kind),
+                  grounds=grounds.strip(), filed_at=ctx.now, state=ObjectionState.FILED)
+    if valuation is not None:
+        valuation.objections.append(o)
+    else:
+        session.add(o)
     proc.state = ProcedureState.OBJECTION
     session.flush()
     _record(session, proc, actor.actor, "objection.filed", {"objection_id": o.id, "kind": str(o.kind), "by": str(party.role)}, ctx)

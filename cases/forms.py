@@ -54,7 +54,7 @@ class PartyForm(FlaskForm):
     role = SelectField(_l("Role"), choices=lambda: [SelectChoice("applicant", _l("Applicant (申请执行人)")),
                                                     SelectChoice("debtor", _l("Debtor (被执行人)"))])
     kind = SelectField(_l("Kind"), choices=kind_choices)
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Name or registered name"), validators=[DataRequired(), Length(max=120)])
     id_number = StringField(_l("ID number / credit code"), validators=[DataRequired(), Length(max=30)])
     legal_rep = StringField(_l("Legal representative"), validators=[Optional(), Length(max=120)])
     phone = StringField(_l("Mobile number"), validators=[Optional(), Length(max=20)])

@@ -20,9 +20,11 @@ def stage_label(stage: str) -> str:
 
 
 def specialty_label(specialty: str) -> str:
+    """The five specialty lists of agencies (E20), named as lists, not as asset categories."""
     return {
-        "assets": _("Assets"), "land": _("Land"), "real_estate": _("Real estate"),
-        "mining": _("Mining rights"), "jewellery": _("Jewellery and jade"),
+        "assets": _("Asset appraisal list"), "land": _("Land valuation list"),
+        "real_estate": _("Real-estate valuation list"), "mining": _("Mining-rights appraisal list"),
+        "jewellery": _("Jewellery and jade appraisal list"),
     }.get(str(specialty), str(specialty))
 
 

@@ -305,6 +305,8 @@ class ImportRow:
 
     line: int
     values: dict = field(default_factory=dict)
+    #: The case number as typed (shown next to the problems when it is not valid).
+    raw_number: str = ""
     problems: list[tuple[str, dict]] = field(default_factory=list)
 
     @property
@@ -329,6 +331,7 @@ def check_import_row(line: int, raw: dict[str, str], *, court_code: str, today: 
     """Check one CSV row (keyed by Chinese header) and type its values; never raises."""
     row = ImportRow(line)
     get = {key: (raw.get(header) or "").strip() for header, key, _ in IMPORT_COLUMNS}
+    row.raw_number = get["case_number"]
 
     def problem(msg: str, **params):
         row.problems.append((msg, params))

@@ -468,7 +468,7 @@ class ImportPreview:
 
     @property
     def case_count(self) -> int:
-        return len({r.values.get("case_number") for r in self.rows})
+        return len({r.values["case_number"] for r in self.rows if "case_number" in r.values})
 
 
 def decode_csv(data: bytes) -> tuple[str, str]:

@@ -135,3 +135,34 @@ def jpeg_bytes(color=(30, 90, 200), size=(80, 60)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, format="JPEG")
     return buf.getvalue()
+
+
+def make_agency(session, *, name=None, specialties=("real_estate",), regions=("340200",), status="listed",
+                kind="appraisal", appraisers=2, **kw):
+    """A listed appraisal agency with its login and ``appraisers`` registered appraisers."""
+    from appraisal.models import Agency, Appraiser
+
+    n = next(_seq)
+    user = make_user(session, Role.AGENCY, username=kw.pop("username", f"agency{n}"))
+    agency = Agency(user_id=user.id, kind=kind, name=name or f"测试评估机构{n}", licence_number=f"LIC{n:05d}",
+                    status=status, specialties=list(specialties), regions=list(regions), created_at=NOW, **kw)
+    session.add(agency)
+    session.flush()
+    for i in range(appraisers):
+        session.add(Appraiser(agency_id=agency.id, name=f"评估师{n}-{i}", licence_number=f"A{n:05d}{i}", active=True))
+    session.flush()
+    session.refresh(agency)
+    return agency
+
+
+def pdf_bytes() -> bytes:
+    """A one-page PDF (an appraisal report stand-in)."""
+    import io
+
+    from pypdf import PdfWriter
+
+    w = PdfWriter()
+    w.add_blank_page(width=595, height=842)
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
