@@ -10,6 +10,9 @@ def init_app(app) -> None:
 
     app.register_blueprint(bp)
     from appraisal.cli import appraisal_cli
+    from appraisal.seed import seed_appraisal
+
+    app.extensions["seeders"].append(seed_appraisal)
 
     app.cli.add_command(appraisal_cli)
     register_due_source(app, DueSource(
