@@ -1056,3 +1056,63 @@ def switch_method(session: Session, *, actor: User, procedure_id: int, method: M
     session.flush()
     return open_procedure(session, actor=actor, asset_id=proc.asset_id, method=method, ctx=ctx,
                           deadline_days=deadline_days, institution_id=institution_id)
+
+
+# --- fees (E49–E52) ----------------------------------------------------------------------------
+
+
+def record_fee_advance(session: Session, *, actor: User, commission_id: int, estimated_fee: Decimal,
+                       ctx: Context) -> Decimal:
+    """E51/E52: the applicant advances 50 % of the estimated appraisal fee into the court
+    account; the case-fund ledger records it (source ``commission:<id>``). Returns the amount."""
+    c = session.get(Commission, commission_id)
+    if c is None:
+        raise NotFound()
+    _officer_for(session, actor, c.procedure)
+    if c.state not in (CommissionState.ACCEPTED, CommissionState.REPORTED, CommissionState.COMPLETED):
+        raise Refused(N_("An advance is paid for an accepted commission."))
+    try:
+        advance = rules.fee_advance(to_money(estimated_fee), ctx.rulebook)
+    except MoneyError:
+        raise Refused(N_("The amount is not valid.")) from None
+    if advance <= 0:
+        raise Refused(N_("The amount must be greater than zero."))
+    from cases.rules import FundMovement
+
+    case_services.record_fund_movement(session, case_id=c.procedure.asset.case_id, kind=FundMovement.RECEIVED,
+                                       amount=advance, source=f"commission:{c.id}",
+                                       memo="申请执行人预交评估费（50%）", actor=actor.actor, now=ctx.now, commit=False)
+    _record(session, c.procedure, actor.actor, "fee.advance_received",
+            {"commission_id": c.id, "estimated_fee": str(to_money(estimated_fee)), "advance": str(advance)}, ctx)
+    session.commit()
+    return advance
+
+
+def settle_appraisal_fee(session: Session, *, actor: User, commission_id: int, fee: Decimal, ctx: Context) -> Decimal:
+    """Pay the agency its fee out of the court account (E50: computed by the officer on the
+    base given by :func:`appraisal.rules.appraisal_fee_base`; a late or replaced agency is paid
+    nothing)."""
+    c = session.get(Commission, commission_id)
+    if c is None:
+        raise NotFound()
+    _officer_for(session, actor, c.procedure)
+    if c.state in rules.FAILED_COMMISSIONS:
+        raise Refused(N_("A declined, late or replaced agency is paid nothing (E32, E50)."))
+    if c.state != CommissionState.COMPLETED:
+        raise Refused(N_("The fee is settled once the report has become the reference price."))
+    try:
+        fee = to_money(fee)
+    except MoneyError:
+        raise Refused(N_("The amount is not valid.")) from None
+    from cases.rules import FundMovement
+
+    try:
+        case_services.record_fund_movement(session, case_id=c.procedure.asset.case_id, kind=FundMovement.PAID_OUT,
+                                           amount=fee, source=f"commission:{c.id}", memo=f"评估费：{c.agency.name}",
+                                           actor=actor.actor, now=ctx.now, commit=False)
+    except case_services.InvalidCase as exc:
+        raise Refused(exc.message) from None
+    c.fee = fee
+    _record(session, c.procedure, actor.actor, "fee.paid", {"commission_id": c.id, "fee": str(fee)}, ctx)
+    session.commit()
+    return fee

@@ -376,3 +376,34 @@ def test_only_the_cases_officer_runs_the_procedure(session, world, ctx):
 
 def test_dates_are_used_not_naive(ctx):
     assert isinstance(ctx.now.date(), date)
+
+
+def test_the_fee_advance_and_the_fee_go_through_the_case_fund_ledger(session, world, ctx):
+    from cases import services as case_services
+    from cases.rules import FundAccount
+
+    proc, c, later = accepted(session, world, ctx)
+    advance = services.record_fee_advance(session, actor=world["officer"], commission_id=c.id,
+                                          estimated_fee=Decimal("12000"), ctx=later)
+    assert advance == Decimal("6000.00")  # E52: 50 %
+    with pytest.raises(services.Refused, match="reference price"):
+        services.settle_appraisal_fee(session, actor=world["officer"], commission_id=c.id, fee=Decimal("5000"), ctx=later)
+    v = submit(session, world, c, at(later, timedelta(days=5)))
+    services.review_valuation(session, actor=world["officer"], valuation_id=v.id, accept=True, note="",
+                              ctx=at(later, timedelta(days=6)))
+    services.run_due(session, at(later, timedelta(days=15)))
+    with pytest.raises(services.Refused, match="Not enough"):
+        services.settle_appraisal_fee(session, actor=world["officer"], commission_id=c.id, fee=Decimal("6000.01"),
+                                      ctx=at(later, timedelta(days=16)))
+    services.settle_appraisal_fee(session, actor=world["officer"], commission_id=c.id, fee=Decimal("6000"),
+                                  ctx=at(later, timedelta(days=16)))
+    case_id = world["case"].id
+    assert case_services.fund_balances(session, case_id)[FundAccount.COURT] == Decimal("0.00")
+    assert case_services.reconcile_funds(session, case_id) == []
+
+
+def test_fee_rules():
+    assert rules.appraisal_fee_base(appraised=Decimal("100"), sale_price=Decimal("120")) == Decimal("100.00")
+    assert rules.appraisal_fee_base(appraised=Decimal("100"), sale_price=Decimal("80")) == Decimal("80.00")
+    assert rules.appraisal_fee_base(appraised=Decimal("100"), sale_price=None) is None
+    assert rules.online_fee_winners({1: Decimal("90"), 2: Decimal("110"), 3: Decimal("130")}, Decimal("100")) == [1, 2]
