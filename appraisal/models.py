@@ -225,6 +225,7 @@ class Commission(Base):
     extensions_granted: Mapped[int] = mapped_column(Integer, default=0)
     extension_days: Mapped[int] = mapped_column(Integer, default=0)
     letter_sha256: Mapped[str | None] = mapped_column(String(64))
+    answer_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     report_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: E50: 0 for a late or replaced agency.
     fee: Mapped[Decimal | None] = mapped_column(Money)
@@ -294,6 +295,7 @@ class Objection(Base):
     state: Mapped[ObjectionState] = mapped_column(String(12))
     forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answer_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answer: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_note: Mapped[str | None] = mapped_column(Text)

@@ -993,14 +993,7 @@ def run_due(session: Session, ctx: Context) -> int:
             _offer(session, c.procedure, session.get(Draw, c.draw_id) if c.draw_id else None, rank=c.rank + 1, ctx=ctx)
             session.commit()
             done += 1
-    remind_before = ctx.rulebook.days(3)
-    for c in session.scalars(select(Commission).where(Commission.state == CommissionState.ACCEPTED,
-                                                     Commission.report_reminded_at.is_(None),
-                                                     Commission.report_due_at <= ctx.now + remind_before)).all():
-        c.report_reminded_at = ctx.now
-        notify(session, user_id=c.agency.user_id, now=ctx.now, subject="评估报告即将到期",
-               body=f"报告期限：{c.report_due_at.isoformat()}。如需延期，应至少提前5日书面申请（E31）。")
-        session.commit()
+    done += _send_reminders(session, ctx)
     for v in session.scalars(select(Valuation).where(Valuation.status == "correction",
                                                     Valuation.correction_due_at <= ctx.now)).all():
         c = v.commission
@@ -1032,6 +1025,38 @@ def run_due(session: Session, ctx: Context) -> int:
         session.commit()
     session.rollback()
     return done
+
+
+def _send_reminders(session: Session, ctx: Context) -> int:
+    """Remind before every deadline an agency can miss: the answer (1 day ahead), the report
+    (3 days ahead) and the answer to an objection (1 day ahead). Each is sent once."""
+    sent = 0
+    one_day, three_days = ctx.rulebook.days(1), ctx.rulebook.days(3)
+    for c in session.scalars(select(Commission).where(Commission.state == CommissionState.OFFERED,
+                                                     Commission.answer_reminded_at.is_(None),
+                                                     Commission.answer_due_at <= ctx.now + one_day)).all():
+        c.answer_reminded_at = ctx.now
+        notify(session, user_id=c.agency.user_id, email=c.agency.user.email, now=ctx.now, subject="请答复评估委托",
+               body=f"请于 {c.answer_due_at.isoformat()} 前接受或拒绝委托；逾期未答复视为拒绝。")
+        sent += 1
+    for c in session.scalars(select(Commission).where(Commission.state == CommissionState.ACCEPTED,
+                                                     Commission.report_reminded_at.is_(None),
+                                                     Commission.report_due_at <= ctx.now + three_days)).all():
+        c.report_reminded_at = ctx.now
+        notify(session, user_id=c.agency.user_id, email=c.agency.user.email, now=ctx.now, subject="评估报告即将到期",
+               body=f"报告期限：{c.report_due_at.isoformat()}。如需延期，应至少提前5日书面申请（E31）。")
+        sent += 1
+    for o in session.scalars(select(Objection).where(Objection.state == ObjectionState.FORWARDED,
+                                                    Objection.reminded_at.is_(None),
+                                                    Objection.answer_due_at <= ctx.now + one_day)).all():
+        o.reminded_at = ctx.now
+        agency = o.valuation.commission.agency
+        notify(session, user_id=agency.user_id, email=agency.user.email, now=ctx.now, subject="请答复评估报告异议",
+               body=f"请于 {o.answer_due_at.isoformat()} 前书面说明（E38）。")
+        sent += 1
+    if sent:
+        session.commit()
+    return 0
 
 
 def upcoming(session: Session) -> list[datetime]:

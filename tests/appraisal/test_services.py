@@ -407,3 +407,24 @@ def test_fee_rules():
     assert rules.appraisal_fee_base(appraised=Decimal("100"), sale_price=Decimal("80")) == Decimal("80.00")
     assert rules.appraisal_fee_base(appraised=Decimal("100"), sale_price=None) is None
     assert rules.online_fee_winners({1: Decimal("90"), 2: Decimal("110"), 3: Decimal("130")}, Decimal("100")) == [1, 2]
+
+
+def test_reminders_go_out_once_before_each_deadline(session, world, ctx):
+    from core.models import OutboxMessage
+
+    proc, d, later = drawn(session, world, ctx)
+    c = offered(proc)[0]
+
+    def reminders(subject):
+        return session.scalars(select(OutboxMessage).where(OutboxMessage.subject == subject,
+                                                           OutboxMessage.user_id == c.agency.user_id)).all()
+
+    services.run_due(session, at(later, timedelta(hours=1)))
+    assert reminders("请答复评估委托") == []
+    almost = replace(later, now=c.answer_due_at - timedelta(hours=12))
+    services.run_due(session, almost)
+    services.run_due(session, at(almost, timedelta(hours=1)))
+    assert len(reminders("请答复评估委托")) == 1
+    services.answer_commission(session, actor=c.agency.user, commission_id=c.id, accept=True, reason="", ctx=almost)
+    services.run_due(session, replace(later, now=c.report_due_at - timedelta(days=2)))
+    assert len(reminders("评估报告即将到期")) == 1

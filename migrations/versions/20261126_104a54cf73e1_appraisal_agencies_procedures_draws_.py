@@ -1,15 +1,15 @@
 """appraisal: agencies, procedures, draws, commissions, valuations, objections
 
-Revision ID: 27181470e18a
+Revision ID: 104a54cf73e1
 Revises: 55e4a3a2194f
-Create Date: 2026-11-26 06:56:28.564918
+Create Date: 2026-11-26 07:00:19.622964
 """
 from alembic import op
 import sqlalchemy as sa
 import core.db
 
 
-revision = '27181470e18a'
+revision = '104a54cf73e1'
 down_revision = '55e4a3a2194f'
 branch_labels = None
 depends_on = None
@@ -169,6 +169,7 @@ def upgrade() -> None:
     sa.Column('extensions_granted', sa.Integer(), nullable=False),
     sa.Column('extension_days', sa.Integer(), nullable=False),
     sa.Column('letter_sha256', sa.String(length=64), nullable=True),
+    sa.Column('answer_reminded_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('report_reminded_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('fee', core.db.Money(precision=14, scale=2), nullable=True),
     sa.CheckConstraint('extensions_granted BETWEEN 0 AND 2', name=op.f('ck_commissions_at_most_two_extensions')),
@@ -249,6 +250,7 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=12), nullable=False),
     sa.Column('forwarded_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('answer_due_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reminded_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('answer', sa.Text(), nullable=True),
     sa.Column('answered_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('decision_note', sa.Text(), nullable=True),
