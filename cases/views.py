@@ -49,6 +49,16 @@ def _vault():
     return current_app.extensions["identity_vault"]
 
 
+def _links(kind: str, obj) -> list[tuple[str, str]]:
+    """Links higher packages add to the case and asset pages (``app.extensions["case_links"]``
+    and ``["asset_links"]``: callables ``(user, obj) -> [(label, url)]``), so cases never
+    imports them (DESIGN.md §3)."""
+    out: list[tuple[str, str]] = []
+    for provider in current_app.extensions.get(f"{kind}_links", []):
+        out += provider(current_user, obj) or []
+    return out
+
+
 def _refused(exc) -> None:
     db_session().rollback()
     flash(translate_error(exc), "error")
@@ -167,6 +177,7 @@ def case_page(case_id: int):
         entries=entries, balances=services.fund_balances(db_session(), case.id),
         reconciled=not services.reconcile_funds(db_session(), case.id),
         today=rules.local_today(now()), rulebook=rulebook(), invitation=request.args.get("invitation"),
+        links=_links("case", case),
     )
 
 
@@ -295,7 +306,8 @@ def asset_page(asset_id: int):
                            lead_days=rules.announcement_lead_days(asset.category, round_no=1, rulebook=rulebook()),
                            deadline=rules.pricing_deadline(asset.seized_on, rulebook()),
                            overdue=rules.pricing_overdue(asset.seized_on, asset.stage, rules.local_today(now()),
-                                                         rulebook()))
+                                                         rulebook()),
+                           links=_links("asset", asset))
 
 
 @bp.route("/assets/<int:asset_id>/edit", methods=["GET", "POST"])
