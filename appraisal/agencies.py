@@ -214,10 +214,16 @@ def scorecard(session: Session, agency_id: int) -> dict[str, int]:
     received = sum(states.values())
     declined = states.get(CommissionState.DECLINED, 0)
     late = states.get(CommissionState.LAPSED, 0)
+    # On time: the report was in before the deadline (a commission lapsed after a missed
+    # correction is late, not on time).
     reported = session.scalar(select(func.count(func.distinct(Valuation.commission_id))).join(Commission)
-                              .where(Commission.agency_id == agency_id)) or 0
+                              .where(Commission.agency_id == agency_id,
+                                     Commission.state != CommissionState.LAPSED)) or 0
     upheld = session.scalar(select(func.count()).select_from(Objection).join(Valuation, Objection.valuation_id == Valuation.id)
                             .join(Commission).where(Commission.agency_id == agency_id,
                                                     Objection.state == ObjectionState.UPHELD)) or 0
-    return {"received": received, "accepted": received - declined - states.get(CommissionState.OFFERED, 0),
+    accepted = session.scalar(select(func.count()).select_from(Commission).where(
+        Commission.agency_id == agency_id, Commission.answered_at.is_not(None),
+        Commission.state != CommissionState.DECLINED)) or 0
+    return {"received": received, "accepted": accepted,
             "declined": declined, "on_time": reported, "late": late, "objections_upheld": upheld}

@@ -36,6 +36,10 @@ from core.notify import notify
 from core.text import N_, DomainError
 
 
+#: Longest deadline an officer may give the parties or an institution (a year: E43's horizon).
+MAX_STEP_DAYS = 365
+
+
 class NotAllowed(DomainError):
     message = N_("You are not allowed to do this.")
 
@@ -121,8 +125,12 @@ def open_procedure(session: Session, *, actor: User, asset_id: int, method: Meth
         raise NotFound()
     try:
         case_services.get_case_for(session, actor, asset.case_id, edit=True)
-    except (case_services.CaseNotFound, case_services.NotAllowed):
+    except case_services.CaseNotFound:
+        raise NotFound() from None
+    except case_services.NotAllowed:
         raise NotAllowed() from None
+    if deadline_days is not None and not 1 <= deadline_days <= MAX_STEP_DAYS:
+        raise Refused(N_("The deadline must be between 1 and 365 days."))
     if session.scalar(select(Procedure.id).where(Procedure.asset_id == asset.id,
                                                  Procedure.state.in_([s.value for s in rules.OPEN_STATES]))):
         raise Refused(N_("A reference-price procedure is already under way for this asset."))
@@ -203,14 +211,14 @@ def submit_negotiated_price(session: Session, *, actor: User, procedure_id: int,
     :raise NotAllowed, Refused:
     """
     proc = get_procedure(session, procedure_id)
-    if proc.state != ProcedureState.NEGOTIATION:
-        raise Refused(N_("This procedure is not in negotiation."))
     party = session.get(Party, party_id)
     if party is None or party.case_id != proc.asset.case_id:
         raise NotFound()
     if not (actor.role == Role.PARTY and party.user_id == actor.id) and \
             not case_services.can_edit_case(actor, proc.asset.case):
         raise NotAllowed()
+    if proc.state != ProcedureState.NEGOTIATION:
+        raise Refused(N_("This procedure is not in negotiation."))
     if ctx.now > proc.step_due_at:
         raise Refused(N_("The deadline for submissions has passed."))
     try:
@@ -1056,7 +1064,7 @@ def _send_reminders(session: Session, ctx: Context) -> int:
         sent += 1
     if sent:
         session.commit()
-    return 0
+    return sent
 
 
 def upcoming(session: Session) -> list[datetime]:

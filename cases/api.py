@@ -11,10 +11,7 @@ only its masked tail.
 """
 from __future__ import annotations
 
-import re
-from datetime import date, datetime, timezone
 from decimal import Decimal
-from enum import StrEnum
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
@@ -27,20 +24,16 @@ from cases.models import Asset, Case, FundEntry, Party
 from cases.rules import AssetCategory, FundAccount, PartyKind, PartyRole
 from cases.services import AssetInput, CaseNotFound, NotAllowed, PartyInput
 from core.api import api_error, read_json
+from core.jsonbody import (  # noqa: F401
+    LONG_TEXT, Unreadable, amount_field, choice_field, date_field, instant_str, integer_field, is_utf8, money_str, json_object, required_field, text_field,
+)
 from core.i18n import translate_error
-from core.money import MoneyError, parse_money
 from core.text import N_, DomainError
 from core.web import db_session, now
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api/v1")
 #: Case ids are 32-bit: a larger number in a URL matches no route (404), never a database error.
 _ID = "<int(min=1, max=2147483647):case_id>"
-
-
-class Unreadable(DomainError):
-    """The request is not what the endpoint reads (HTTP 400); ``field`` names the culprit."""
-
-    message = N_("The request body must be a JSON object.")
 
 
 _STATUS: list[tuple[type[DomainError], int]] = [(Unreadable, 400), (NotAllowed, 403), (CaseNotFound, 404)]
@@ -84,15 +77,15 @@ def create_case():
     :raise 400: unreadable body; :raise 403: not an officer; :raise 409: a case rule refuses it
         or the number is taken.
     """
-    body = _object(read_json(), "", _CASE_FIELDS)
-    raw_parties = _required(body, "parties", "parties")
+    body = json_object(read_json(), "", _CASE_FIELDS)
+    raw_parties = required_field(body, "parties", "parties")
     if not isinstance(raw_parties, list):
         raise Unreadable(N_("%(field)s must be a list of objects."), field="parties")
     parties = [_party_input(p, f"parties[{i}]") for i, p in enumerate(raw_parties)]
     case = services.create_case(
-        db_session(), actor=g.api_user, number=_text(body, "number", max_len=_len(Case, "number")),
-        basis=_text(body, "basis", max_len=_len(Case, "basis")), filed_on=_date(body, "filed_on"),
-        claim_amount=_amount(body, "claim_amount"), officer_id=_integer(body, "officer_id"),
+        db_session(), actor=g.api_user, number=text_field(body, "number", max_len=_len(Case, "number")),
+        basis=text_field(body, "basis", max_len=_len(Case, "basis")), filed_on=date_field(body, "filed_on"),
+        claim_amount=amount_field(body, "claim_amount"), officer_id=integer_field(body, "officer_id"),
         parties=parties, vault=current_app.extensions["identity_vault"], now=now())
     response = jsonify(_case_detail(case))
     response.headers["Location"] = url_for(".get_case", case_id=case.id)
@@ -164,135 +157,46 @@ _CASE_FIELDS = {"number", "basis", "filed_on", "claim_amount", "officer_id", "pa
 _PARTY_FIELDS = {"role", "kind", "name", "id_number", "legal_representative", "phone", "email", "address"}
 _ASSET_FIELDS = {"category", "title", "region_code", "location", "seized_on", "description", "defects",
                  "encumbrances", "occupancy", "tax_notes"}
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-#: Free-text asset fields are ``Text`` columns; a bound keeps one request from filling the disk.
-_LONG_TEXT = 20_000
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _len(model, column: str) -> int:
     """The column's length: a longer value is a 400 here, not a database error."""
     return model.__table__.c[column].type.length
 
 
-def _object(body, prefix: str, allowed: set[str]) -> dict:
-    """``body`` as a JSON object with only ``allowed`` keys (a misspelt optional field is an
-    error, not silently dropped)."""
-    if not isinstance(body, dict):
-        if prefix:
-            raise Unreadable(N_("%(field)s must be an object."), field=prefix)
-        raise Unreadable()
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise Unreadable(N_("Unknown field %(field)s."), field=f"{prefix}.{unknown[0]}" if prefix else unknown[0])
-    return body
-
-
-def _required(body: dict, key: str, field: str):
-    if body.get(key) is None:
-        raise Unreadable(N_("%(field)s is required."), field=field)
-    return body[key]
-
-
-def _text(body: dict, key: str, *, max_len: int, required: bool = True, field: str | None = None) -> str | None:
-    field = field or key
-    value = _required(body, key, field) if required else body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise Unreadable(N_("%(field)s must be a string."), field=field)
-    # PostgreSQL refuses NUL in text, and a lone surrogate (legal in JSON as \uD800) is not
-    # UTF-8: refuse both here rather than fail in the database.
-    if "\x00" in value or not _is_utf8(value):
-        raise Unreadable(N_("%(field)s contains a character that is not allowed."), field=field)
-    if len(value.strip()) > max_len:
-        raise Unreadable(N_("%(field)s is too long (at most %(max)s characters)."), field=field, max=max_len)
-    return value
-
-
-def _date(body: dict, key: str) -> date:
-    value = _required(body, key, key)
-    if isinstance(value, str) and _DATE_RE.match(value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass  # e.g. 2026-02-30: same answer as any other unreadable date
-    raise Unreadable(N_("%(field)s must be a date written YYYY-MM-DD."), field=key)
-
-
-def _amount(body: dict, key: str) -> Decimal:
-    """A decimal string in yuan; never a JSON number (a float is not a price a court can sign)."""
-    value = _required(body, key, key)
-    if isinstance(value, str):
-        try:
-            return parse_money(value)
-        except MoneyError:
-            pass
-    raise Unreadable(N_('%(field)s must be an amount written as a decimal string, e.g. "1200000.00".'),
-                     field=key)
-
-
-def _integer(body: dict, key: str) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    # A row id is a 32-bit integer; a larger one would be a database error, not a 400.
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
-        raise Unreadable(N_("%(field)s must be a positive integer."), field=key)
-    return value
-
-
-def _choice(body: dict, key: str, enum: type[StrEnum], field: str) -> StrEnum:
-    value = _required(body, key, field)
-    try:
-        return enum(value)
-    except ValueError:
-        raise Unreadable(N_("%(field)s must be one of %(choices)s."), field=field,
-                         choices=", ".join(m.value for m in enum)) from None
-
-
 def _clean_query(q: str) -> str:
-    if "\x00" in q or not _is_utf8(q) or len(q) > _len(Case, "number"):
+    if "\x00" in q or not is_utf8(q) or len(q) > _len(Case, "number"):
         raise Unreadable(N_("%(field)s is not a case number or part of one."), field="q")
     return q
 
 
 def _party_input(raw: dict, prefix: str) -> PartyInput:
-    body = _object(raw, prefix, _PARTY_FIELDS)
+    body = json_object(raw, prefix, _PARTY_FIELDS)
 
     def text(key, required=False):
-        return _text(body, key, max_len=_len(Party, key), required=required, field=f"{prefix}.{key}")
+        return text_field(body, key, max_len=_len(Party, key), required=required, field=f"{prefix}.{key}")
 
     return PartyInput(
-        role=_choice(body, "role", PartyRole, f"{prefix}.role"),
-        kind=_choice(body, "kind", PartyKind, f"{prefix}.kind"),
+        role=choice_field(body, "role", PartyRole, f"{prefix}.role"),
+        kind=choice_field(body, "kind", PartyKind, f"{prefix}.kind"),
         name=text("name", required=True),
         # 18 characters for both kinds (resident ID, unified social credit code); room for spaces.
-        id_number=_text(body, "id_number", max_len=40, field=f"{prefix}.id_number"),
+        id_number=text_field(body, "id_number", max_len=40, field=f"{prefix}.id_number"),
         legal_representative=text("legal_representative"), phone=text("phone"), email=text("email"),
         address=text("address"),
     )
 
 
 def _asset_input(raw) -> AssetInput:
-    body = _object(raw, "", _ASSET_FIELDS)
+    body = json_object(raw, "", _ASSET_FIELDS)
 
     def long_text(key):
-        return _text(body, key, max_len=_LONG_TEXT, required=False) or ""
+        return text_field(body, key, max_len=LONG_TEXT, required=False) or ""
 
     return AssetInput(
-        category=_choice(body, "category", AssetCategory, "category"),
-        title=_text(body, "title", max_len=_len(Asset, "title")),
-        region_code=_text(body, "region_code", max_len=_len(Asset, "region_code")),
-        location=_text(body, "location", max_len=_len(Asset, "location")),
-        seized_on=_date(body, "seized_on"),
+        category=choice_field(body, "category", AssetCategory, "category"),
+        title=text_field(body, "title", max_len=_len(Asset, "title")),
+        region_code=text_field(body, "region_code", max_len=_len(Asset, "region_code")),
+        location=text_field(body, "location", max_len=_len(Asset, "location")),
+        seized_on=date_field(body, "seized_on"),
         description=long_text("description"), defects=long_text("defects"),
         encumbrances=long_text("encumbrances"), occupancy=long_text("occupancy"), tax_notes=long_text("tax_notes"),
     )
@@ -301,25 +205,17 @@ def _asset_input(raw) -> AssetInput:
 # --- writing the response -------------------------------------------------------------------
 
 
-def _money(value: Decimal) -> str:
-    return f"{value:.2f}"
-
-
-def _instant(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).isoformat() if value else None
-
-
 def _balances(balances: dict[FundAccount, Decimal]) -> dict:
-    return {str(account): _money(amount) for account, amount in balances.items()}
+    return {str(account): money_str(amount) for account, amount in balances.items()}
 
 
 def _case_summary(case: Case) -> dict:
     return {
         "id": case.id, "number": case.number, "court": {"id": case.court.id, "code": case.court.code,
                                                         "name": case.court.name},
-        "basis": case.basis, "filed_on": case.filed_on.isoformat(), "claim_amount": _money(case.claim_amount),
+        "basis": case.basis, "filed_on": case.filed_on.isoformat(), "claim_amount": money_str(case.claim_amount),
         "officer": {"id": case.officer.id, "display_name": case.officer.display_name},
-        "series_id": case.series_id, "created_at": _instant(case.created_at),
+        "series_id": case.series_id, "created_at": instant_str(case.created_at),
     }
 
 
@@ -353,15 +249,15 @@ def _asset(asset: Asset) -> dict:
         "encumbrances": asset.encumbrances, "occupancy": asset.occupancy, "tax_notes": asset.tax_notes,
         # The page route of the cases package serves stored files by hash (with its own access check).
         "photos": [url_for("cases.asset_file", sha256=f.sha256) for f in asset.photos],
-        "created_at": _instant(asset.created_at),
+        "created_at": instant_str(asset.created_at),
     }
 
 
 def _fund_entry(e: FundEntry) -> dict:
-    return {"seq": e.seq, "kind": str(e.kind), "amount": _money(e.amount), "from": str(e.from_account),
-            "to": str(e.to_account), "court_balance_after": _money(e.court_balance_after),
-            "deposits_balance_after": _money(e.deposits_balance_after), "source": e.source, "memo": e.memo,
-            "at": _instant(e.at)}
+    return {"seq": e.seq, "kind": str(e.kind), "amount": money_str(e.amount), "from": str(e.from_account),
+            "to": str(e.to_account), "court_balance_after": money_str(e.court_balance_after),
+            "deposits_balance_after": money_str(e.deposits_balance_after), "source": e.source, "memo": e.memo,
+            "at": instant_str(e.at)}
 
 
 # --- OpenAPI --------------------------------------------------------------------------------
