@@ -10,6 +10,13 @@ def init_app(app) -> None:
 
     app.register_blueprint(bp)
     _register_links(app)
+    from flask_babel import gettext as _
+
+    from accounts.models import Role
+    from core.nav import NavEntry, register_nav
+
+    register_nav(app, NavEntry(lambda: _("Commissions"), "appraisal.agency_dashboard", (Role.AGENCY,), order=20))
+    register_nav(app, NavEntry(lambda: _("Agencies"), "appraisal.agency_list", (Role.SUPERVISOR, Role.ADMIN), order=30))
     from appraisal import api
     from core.api import register_paths
 

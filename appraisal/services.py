@@ -160,12 +160,12 @@ def open_procedure(session: Session, *, actor: User, asset_id: int, method: Meth
     if method is Method.DIRECTED_INQUIRY:
         proc.submissions.append(PriceSubmission(agency_id=institution.id))
         notify(session, user_id=institution.user_id, email=institution.user.email, now=ctx.now,
-               subject=f"定向询价：{asset.title}", body=f"请于期限内提交询价结果：{ctx.base_url}/appraisal/procedures/{proc.id}")
+               subject=f"定向询价：{asset.title}", body=f"请于期限内提交询价结果：{ctx.base_url}/appraisal/inquiries/{proc.id}")
     elif method is Method.ONLINE_INQUIRY:
         for p in platforms:  # E09: simultaneously to all
             proc.submissions.append(PriceSubmission(agency_id=p.id))
             notify(session, user_id=p.user_id, email=p.user.email, now=ctx.now, subject=f"网络询价：{asset.title}",
-                   body=f"请在3日内提交询价报告：{ctx.base_url}/appraisal/procedures/{proc.id}")
+                   body=f"请在3日内提交询价报告：{ctx.base_url}/appraisal/inquiries/{proc.id}")
     case_services.mark_asset_stage(session, asset, AssetStage.PRICING, actor=actor.actor, now=ctx.now)
     _record(session, proc, actor.actor, "procedure.opened",
             {"asset_id": asset.id, "method": str(method), "due": proc.step_due_at.isoformat() if proc.step_due_at else None},
@@ -844,6 +844,10 @@ def file_objection(session: Session, *, actor: User, procedure_id: int, kind: Ob
         raise Refused(N_("The 5-day objection period has passed (E37); the objection is not accepted."))
     if not (grounds or "").strip():
         raise Refused(N_("State the grounds of the objection."))
+    if submission_id is not None:
+        sub = session.get(PriceSubmission, submission_id)
+        if sub is None or sub.procedure_id != proc.id or sub.agency_id is None or sub.submitted_at is None:
+            raise NotFound()
     o = Objection(procedure_id=proc.id, submission_id=submission_id, party_id=party.id, kind=ObjectionKind(kind),
                   grounds=grounds.strip(), filed_at=ctx.now, state=ObjectionState.FILED)
     if valuation is not None:
@@ -932,7 +936,7 @@ def decide_objection(session: Session, *, actor: User, objection_id: int, uphold
             proc.proposed_price = rules.online_average(remaining)
     if not open_objections(session, proc):
         proc.state = ProcedureState.SERVED
-        close_at = _objections_close(proc)
+        close_at = objections_close_at(proc)
         if close_at is not None and ctx.now >= close_at:
             _finish_served(session, proc, ctx)
     session.commit()
@@ -952,7 +956,8 @@ def open_objections(session, proc: Procedure) -> list[Objection]:
         Objection.state.in_([ObjectionState.FILED, ObjectionState.FORWARDED, ObjectionState.ANSWERED]))))
 
 
-def _objections_close(proc: Procedure) -> datetime | None:
+def objections_close_at(proc: Procedure) -> datetime | None:
+    """When the objection window of the served result closes (``None`` if nothing is served)."""
     if proc.method == Method.COMMISSIONED:
         v = next((v for c in proc.commissions for v in c.valuations if v.status == "accepted"), None)
         return v.objections_close_at if v else None
@@ -1012,7 +1017,7 @@ def run_due(session: Session, ctx: Context) -> int:
             session.commit()
             done += 1
     for proc in session.scalars(select(Procedure).where(Procedure.state == ProcedureState.SERVED)).all():
-        close_at = _objections_close(proc)
+        close_at = objections_close_at(proc)
         if close_at is not None and close_at <= ctx.now and not open_objections(session, proc):
             _finish_served(session, proc, ctx)
             session.commit()

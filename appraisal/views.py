@@ -216,14 +216,6 @@ def _objection_form(proc: Procedure) -> ObjectionForm:
 # --- what the procedure page shows ------------------------------------------------------------
 
 
-def _objections_close(proc: Procedure) -> datetime | None:
-    """When the parties' 5-day objection window closes (E37/E38)."""
-    if proc.method == Method.COMMISSIONED:
-        v = next((v for c in proc.commissions for v in c.valuations if v.status == "accepted"), None)
-        return v.objections_close_at if v else None
-    return proc.objections_close_at
-
-
 def _next_deadline(proc: Procedure) -> tuple[str, datetime] | None:
     """The next moment the procedure waits for, with what happens then."""
     state = proc.state
@@ -242,7 +234,7 @@ def _next_deadline(proc: Procedure) -> tuple[str, datetime] | None:
             if c.state == "reported" and corrections:
                 return _("The correction is due by"), corrections[-1].correction_due_at
     if state in (ProcedureState.SERVED, ProcedureState.OBJECTION):
-        close = _objections_close(proc)
+        close = services.objections_close_at(proc)
         return (_("Objections close at"), close) if close else None
     if state == ProcedureState.PAUSED:
         return _("Paused since"), proc.paused_at
@@ -342,7 +334,7 @@ def procedure(procedure_id: int):
     agency_id = _viewer_agency_id()
     t = now()
     staff = current_user.role in STAFF
-    close = _objections_close(proc)
+    close = services.objections_close_at(proc)
     can_object = (party is not None and rules.objection_allowed(proc.method) and close is not None
                   and proc.state in (ProcedureState.SERVED, ProcedureState.OBJECTION) and t < close)
     objections = db_session().scalars(select(Objection).where(Objection.procedure_id == proc.id)
