@@ -7,14 +7,12 @@ idempotent, they claim each due row by re-checking its state inside the transact
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accounts.identity import IdentityVault
 from accounts.models import Role, User
 from appraisal import draw as protocol
 from appraisal import rules
@@ -30,7 +28,7 @@ from cases import services as case_services
 from cases.models import Asset, Case, Party
 from cases.rules import AssetStage, PartyRole, Region, local_today, specialty_for
 from core import audit
-from core.calendar import WorkCalendar
+from core.context import Context
 from core.money import MoneyError, to_money
 from core.notify import notify
 from core.text import N_, DomainError
@@ -52,18 +50,6 @@ class Refused(DomainError):
     """A step the rules forbid now; raised with the rule's msgid."""
 
     message = N_("This step is not allowed now.")
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every use case needs besides the session: time, rules, calendar, secrets, files."""
-
-    now: datetime
-    rulebook: object
-    calendar: WorkCalendar
-    vault: IdentityVault
-    store: object = None
-    base_url: str = "http://127.0.0.1:5000"
 
 
 def _stream(proc: Procedure) -> str:
