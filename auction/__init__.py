@@ -1,9 +1,14 @@
-"""Auction: lots, rounds, announcements and outcomes.
-
-Filled by a later issue; for now only its blueprint is registered."""
+"""Auction: lots, rounds, notices, announcements and every outcome after a round."""
+from __future__ import annotations
 
 
 def init_app(app) -> None:
+    from auction import services
     from auction.views import bp
+    from core.context import context_for
+    from core.scheduler import DueSource, register_due_source
 
     app.register_blueprint(bp)
+    register_due_source(app, DueSource(
+        "auction", lambda session, now: services.run_due(session, context_for(app, session, now)),
+        services.upcoming))
