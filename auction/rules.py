@@ -139,14 +139,14 @@ def check_terms(*, kind: RoundKind, starting_price: Decimal, deposit: Decimal, i
                                rulebook=rulebook)
     if starting_price < floor:
         if RoundKind(kind) is RoundKind.SECOND:
-            raise AuctionRuleError(N_("The second auction's starting price may be cut by at most 20 % of the first "
+            raise AuctionRuleError(N_("The second auction's starting price may be cut by at most 20 %% of the first "
                                       "(A43): at least %(floor)s."))
-        raise AuctionRuleError(N_("The starting price must be at least 70 % of the reference price (A05): "
+        raise AuctionRuleError(N_("The starting price must be at least 70 %% of the reference price (A05): "
                                   "at least %(floor)s."))
     low = to_money(starting_price * rulebook.deposit_min_pct / 100)
     high = to_money(starting_price * rulebook.deposit_max_pct / 100)
     if not low <= deposit <= high:
-        raise AuctionRuleError(N_("The deposit must be 5 % to 20 % of the starting price (A19): between %(low)s "
+        raise AuctionRuleError(N_("The deposit must be 5 %% to 20 %% of the starting price (A19): between %(low)s "
                                   "and %(high)s."))
     if increment <= 0:
         raise AuctionRuleError(N_("The increment must be greater than zero (A26)."))

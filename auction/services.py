@@ -76,6 +76,8 @@ def _officer_lot(session, actor: User, lot_id: int) -> Lot:
     lot = session.get(Lot, lot_id)
     if lot is None:
         raise NotFound()
+    if actor.role == Role.ADMIN:
+        raise NotAllowed()  # the administrator's only act on a lot is the emergency 暂缓 (A47)
     try:
         case_services.get_case_for(session, actor, lot.case_id, edit=True)
     except case_services.CaseNotFound:
@@ -251,7 +253,7 @@ def record_notice(session: Session, *, actor: User, round_id: int, method: Notic
     could not be reached and the notice was published on the platform (A17), or its written
     waiver (A16). The first notice moves a DRAFT round to NOTIFYING."""
     rnd = _officer_round(session, actor, round_id)
-    if rnd.state not in (RoundState.DRAFT, RoundState.NOTIFYING):
+    if rnd.state not in (RoundState.DRAFT, RoundState.NOTIFYING, RoundState.VARIATION_ANNOUNCED) or rnd.published_at:
         raise Refused(N_("Notices are recorded before the announcement is published."))
     if (party_id is None) == (holder_id is None):
         raise Refused(N_("Choose who was notified."))

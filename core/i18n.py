@@ -62,9 +62,8 @@ def translate_message(message: str, params: dict | None = None) -> str:
 
     params = {k: tr(v) for k, v in (params or {}).items()}
     text = gettext(message)
-    if not params:
-        return text
     try:
+        # Always format, so a literal percent written "%%" in a msgid shows as "%".
         return text % params
     except (KeyError, ValueError, TypeError):
         return text

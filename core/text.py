@@ -19,5 +19,8 @@ class DomainError(Exception):
     def __init__(self, message: str | None = None, **params):
         self.message = message or type(self).message
         self.params = params
-        super().__init__(self.message % {k: ", ".join(v) if isinstance(v, (list, tuple)) else v
-                                         for k, v in params.items()} if params else self.message)
+        try:
+            text = self.message % {k: ", ".join(v) if isinstance(v, (list, tuple)) else v for k, v in params.items()}
+        except (KeyError, ValueError, TypeError):
+            text = self.message
+        super().__init__(text)

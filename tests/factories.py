@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+from decimal import Decimal as Decimal_
 from datetime import datetime, timezone
 
 from werkzeug.security import generate_password_hash
@@ -166,3 +167,25 @@ def pdf_bytes() -> bytes:
     buf = io.BytesIO()
     w.write(buf)
     return buf.getvalue()
+
+
+def make_priced_asset(session, case, *, price=Decimal_("1000000"), valid_days=300, category="real_estate", **kw):
+    """An asset with a final reference price (a negotiated one), a photo, and the case's basis
+    document: ready to be put into a lot."""
+    from datetime import timedelta
+
+    from appraisal.models import Procedure
+    from appraisal.rules import Method, ProcedureState
+    from cases.models import AssetFile
+    from cases.rules import AssetStage
+
+    asset = make_asset(session, case, category=category, stage=AssetStage.PRICED, **kw)
+    session.add(Procedure(asset_id=asset.id, method=Method.NEGOTIATION, state=ProcedureState.FINAL, opened_at=NOW,
+                          opened_by_id=case.officer_id, reference_price=price,
+                          valid_until=NOW.date() + timedelta(days=valid_days), final_at=NOW, note=""))
+    session.add(AssetFile(asset_id=asset.id, kind="photo", sha256=f"{asset.id:064x}", media_type="image/png",
+                          filename="p.png", size=1, uploaded_at=NOW, uploaded_by_id=case.officer_id))
+    case.basis_file_sha256 = case.basis_file_sha256 or "b" * 64
+    session.flush()
+    session.refresh(asset)
+    return asset
