@@ -239,3 +239,63 @@ def seeded_live_server(tmp_path_factory, server_errors) -> Iterator[SeededServer
             yield replace(seeded, url=url)
     finally:
         app.extensions["database"].dispose()
+
+
+# --- a live server on a simulated clock, with the platform's scheduler running -------------------
+
+
+@dataclass(frozen=True)
+class ClockedServer(SeededServer):
+    """A :class:`SeededServer` whose app runs with ``CLOCK=simulated`` and a
+    :class:`core.scheduler.PlatformScheduler` started in the server's process, so that moving
+    the clock (``POST /api/v1/admin/clock`` with ``admin_token``) wakes the scheduler and the
+    work that became due runs at once. ``now()`` is the platform time."""
+
+    admin_username: str = ""
+    admin_token: str = ""
+
+    def now(self):
+        return self.app.extensions["clock"].now()
+
+
+@pytest.fixture
+def clocked_live_server(tmp_path_factory, server_errors) -> Iterator[ClockedServer]:
+    """A fresh database and app (per test: the simulated clock only moves forward) with the
+    court 皖02, its officer, and an administrator holding an API token for the clock API; the
+    scheduler runs in this process until the end of the test. Pages reach it by absolute URL,
+    like ``seeded_live_server``."""
+    from accounts import services
+    from accounts.models import Role, User
+    from core.scheduler import PlatformScheduler
+
+    folder = tmp_path_factory.mktemp("clocked-live-server")
+    db_url = f"sqlite:///{folder / 'e2e.sqlite3'}"
+    upgrade_database(db_url)
+    app = create_app(app_config(db_url, folder / "instance", CLOCK="simulated"))
+    admin_password = "Guanliyuan-2026pass"
+    result = app.test_cli_runner().invoke(
+        args=["accounts", "create-admin", "e2e_admin", "--password", admin_password])
+    assert result.exit_code == 0, result.output
+    now = app.extensions["clock"].now()
+    session = app.extensions["session_factory"]()
+    try:
+        admin = session.scalar(select(User).where(User.username == "e2e_admin"))
+        court = services.create_court(session, actor=admin, name="安徽省芜湖市中级人民法院",
+                                      code="皖02", region_code="340200", now=now)
+        services.create_staff(session, actor=admin, role=Role.OFFICER, username="officer_wh",
+                              password="Zhixing-2026pass", display_name="执行法官 李明",
+                              email="officer_wh@court.example", court_id=court.id, now=now)
+        token = services.issue_api_token(session, user=admin, name="e2e clock", now=now)
+        session.commit()
+    finally:
+        session.close()
+    scheduler = PlatformScheduler(app, name="e2e-scheduler")
+    scheduler.start()
+    try:
+        with _serving(app) as url:
+            yield ClockedServer(url=url, app=app, court_code="皖02", officer_username="officer_wh",
+                                officer_password="Zhixing-2026pass", officer_name="执行法官 李明",
+                                admin_username="e2e_admin", admin_token=token)
+    finally:
+        scheduler.shutdown()
+        app.extensions["database"].dispose()
