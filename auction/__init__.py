@@ -9,6 +9,9 @@ def init_app(app) -> None:
     from core.scheduler import DueSource, register_due_source
 
     app.register_blueprint(bp)
+    from auction.seed import seed_auction
+
+    app.extensions["seeders"].append(seed_auction)
     register_due_source(app, DueSource(
         "auction", lambda session, now: services.run_due(session, context_for(app, session, now)),
         services.upcoming))
