@@ -43,7 +43,7 @@ from appraisal.rules import AgencyKind, AgencyStatus, CommissionState, Objection
 from appraisal.views import bp
 from cases.rules import PROVINCES
 from core.files import file_store
-from core.i18n import local_time, translate_error
+from core.i18n import beijing_time, translate_error
 from core.models import Document
 from core.money import MoneyError, parse_money
 from core.text import DomainError
@@ -57,6 +57,15 @@ OPEN_INQUIRIES = (ProcedureState.DIRECTED_INQUIRY, ProcedureState.ONLINE_INQUIRY
 
 
 # --- helpers: access, refusals, labels ---------------------------------------------------------
+
+
+def _region_label(code: str) -> str:
+    """``340000 安徽省（省级子库）`` or ``340200 安徽省·市级子库``: the level of a 子库 matters (E21)."""
+    code = str(code)
+    province = PROVINCES.get(code[:2], "")
+    if code.endswith("0000"):
+        return f"{code} {province}（{_('province list')}）"
+    return f"{code} {province}（{_('city list')}）"
 
 
 def _refused(exc: DomainError) -> None:
@@ -133,7 +142,7 @@ def _agency_labels():
         "agency_decision_label": lambda a: _label({
             "approved": _("Approved: put on the list"), "suspended": _("Suspended from the list"),
             "reinstated": _("Reinstated on the list"), "removed": _("Removed from the list")}, a),
-        "region_label": lambda code: f"{code} {PROVINCES.get(str(code)[:2], '')}".strip(),
+        "region_label": _region_label,
     }
 
 
@@ -306,7 +315,7 @@ def commission_answer(commission_id: int):
         else:
             if c.state == CommissionState.ACCEPTED:
                 flash(_("Commission accepted. The report is due by %(due)s (Beijing time).",
-                        due=local_time(c.report_due_at, "%Y-%m-%d %H:%M")), "success")
+                        due=beijing_time(c.report_due_at)), "success")
             else:
                 flash(_("Commission declined. Your reason is published; the next-ranked agency is asked."), "info")
     return redirect(url_for("appraisal.commission_page", commission_id=c.id))

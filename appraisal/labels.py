@@ -2,11 +2,11 @@
 state (for templates). Msgids are English; the Chinese catalogue translates them."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask_babel import gettext as _
 
-from core.i18n import local_time
+from core.i18n import beijing_time, local_time  # noqa: F401  (beijing_time re-exported)
 from core.money import format_money
 
 
@@ -162,16 +162,6 @@ def action_label(action: str) -> str:
         "objection.answered": _("Agency answered the objection"), "objection.upheld": _("Objection upheld"),
         "objection.dismissed": _("Objection dismissed"),
     }.get(action, action)
-
-
-def beijing_time(value: datetime | None) -> str:
-    """``YYYY-MM-DD HH:MM`` in Beijing time. A window that ends at midnight is shown as
-    ``24:00`` of its last day, the day the law counts (F01), not ``00:00`` of the next."""
-    if value is None:
-        return ""
-    if local_time(value, "%H:%M:%S") == "00:00:00":
-        return local_time(value - timedelta(minutes=1), "%Y-%m-%d") + " 24:00"
-    return local_time(value, "%Y-%m-%d %H:%M")
 
 
 def action_detail(action: str, payload: dict) -> str:

@@ -29,6 +29,7 @@ from cases.models import Asset, Case, Party
 from cases.rules import AssetStage, PartyRole, Region, local_today, specialty_for
 from core import audit
 from core.context import Context
+from core.i18n import beijing_time
 from core.money import MoneyError, to_money
 from core.notify import notify
 from core.text import N_, DomainError
@@ -373,7 +374,7 @@ def schedule_draw(session: Session, *, actor: User | None, procedure_id: int, dr
     for party in asset.case.parties:
         notify(session, user_id=party.user_id, email=party.email, now=ctx.now,
                subject=f"摇号通知：{asset.case.number}",
-               body=f"将于 {draw_at.isoformat()} 在线摇号选定评估机构；您可在摇号前提交自己的随机数并在线观看："
+               body=f"将于 {beijing_time(draw_at)}（北京时间） 在线摇号选定评估机构；您可在摇号前提交自己的随机数并在线观看："
                     f"{ctx.base_url}/appraisal/draws/{d.id}")
     session.commit()
     return d
@@ -547,7 +548,7 @@ def _offer(session, proc: Procedure, d: Draw | None, *, rank: int, ctx: Context,
             {"commission_id": c.id, "agency_id": agency.id, "rank": rank, "answer_due": c.answer_due_at.isoformat()}, ctx)
     notify(session, user_id=agency.user_id, email=agency.user.email, now=ctx.now,
            subject=f"评估委托：{proc.asset.case.number}",
-           body=f"贵机构在摇号中位列第{rank}顺位，请于 {c.answer_due_at.isoformat()} 前接受或拒绝委托："
+           body=f"贵机构在摇号中位列第{rank}顺位，请于 {beijing_time(c.answer_due_at)}（北京时间） 前接受或拒绝委托："
                 f"{ctx.base_url}/appraisal/commissions/{c.id}")
     return c
 
@@ -664,7 +665,7 @@ def decide_extension(session: Session, *, actor: User, request_id: int, grant: b
     _record(session, c.procedure, actor.actor, f"extension.{e.decision}",
             {"commission_id": c.id, "days": e.days, "report_due": c.report_due_at.isoformat()}, ctx)
     notify(session, user_id=c.agency.user_id, now=ctx.now, subject="延期申请结果",
-           body=("准予延期，新的报告期限：" + c.report_due_at.isoformat()) if grant else "延期申请未获准许。")
+           body=("准予延期，新的报告期限：" + beijing_time(c.report_due_at) + "（北京时间）") if grant else "延期申请未获准许。")
     session.commit()
     return e
 
@@ -803,7 +804,7 @@ def review_valuation(session: Session, *, actor: User, valuation_id: int, accept
         _record(session, proc, actor.actor, "valuation.correction_requested",
                 {"valuation_id": v.id, "due": v.correction_due_at.isoformat(), "note": note.strip()}, ctx)
         notify(session, user_id=v.commission.agency.user_id, now=ctx.now, subject="评估报告需补正",
-               body=f"请于 {v.correction_due_at.isoformat()} 前书面说明或补正：{note.strip()}")
+               body=f"请于 {beijing_time(v.correction_due_at)}（北京时间） 前书面说明或补正：{note.strip()}")
     session.commit()
     return v
 
@@ -862,7 +863,7 @@ def forward_objection(session: Session, *, actor: User, objection_id: int, ctx: 
     proc = session.get(Procedure, o.procedure_id)
     _record(session, proc, actor.actor, "objection.forwarded", {"objection_id": o.id, "answer_due": o.answer_due_at.isoformat()}, ctx)
     notify(session, user_id=o.valuation.commission.agency.user_id, now=ctx.now, subject="评估报告异议",
-           body=f"当事人对评估报告提出异议，请于 {o.answer_due_at.isoformat()} 前书面说明：{o.grounds}")
+           body=f"当事人对评估报告提出异议，请于 {beijing_time(o.answer_due_at)}（北京时间） 前书面说明：{o.grounds}")
     session.commit()
     return o
 
@@ -1036,14 +1037,14 @@ def _send_reminders(session: Session, ctx: Context) -> int:
                                                      Commission.answer_due_at <= ctx.now + one_day)).all():
         c.answer_reminded_at = ctx.now
         notify(session, user_id=c.agency.user_id, email=c.agency.user.email, now=ctx.now, subject="请答复评估委托",
-               body=f"请于 {c.answer_due_at.isoformat()} 前接受或拒绝委托；逾期未答复视为拒绝。")
+               body=f"请于 {beijing_time(c.answer_due_at)}（北京时间） 前接受或拒绝委托；逾期未答复视为拒绝。")
         sent += 1
     for c in session.scalars(select(Commission).where(Commission.state == CommissionState.ACCEPTED,
                                                      Commission.report_reminded_at.is_(None),
                                                      Commission.report_due_at <= ctx.now + three_days)).all():
         c.report_reminded_at = ctx.now
         notify(session, user_id=c.agency.user_id, email=c.agency.user.email, now=ctx.now, subject="评估报告即将到期",
-               body=f"报告期限：{c.report_due_at.isoformat()}。如需延期，应至少提前5日书面申请（E31）。")
+               body=f"报告期限：{beijing_time(c.report_due_at)}（北京时间）。如需延期，应至少提前5日书面申请（E31）。")
         sent += 1
     for o in session.scalars(select(Objection).where(Objection.state == ObjectionState.FORWARDED,
                                                     Objection.reminded_at.is_(None),
@@ -1051,7 +1052,7 @@ def _send_reminders(session: Session, ctx: Context) -> int:
         o.reminded_at = ctx.now
         agency = o.valuation.commission.agency
         notify(session, user_id=agency.user_id, email=agency.user.email, now=ctx.now, subject="请答复评估报告异议",
-               body=f"请于 {o.answer_due_at.isoformat()} 前书面说明（E38）。")
+               body=f"请于 {beijing_time(o.answer_due_at)}（北京时间） 前书面说明（E38）。")
         sent += 1
     if sent:
         session.commit()

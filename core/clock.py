@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from core.models import ClockState
@@ -109,6 +110,9 @@ class Clock:
         if self._session_factory is None:
             return timedelta(0)
         with self._session_factory() as session:
+            if isinstance(session.get_bind(), Engine):
+                # A read: on SQLite it must not take the write lock (see core.db._on_begin).
+                session.connection(execution_options={"sqlite_read_only": True})
             state = session.get(ClockState, 1)
             return timedelta(microseconds=state.offset_us) if state else timedelta(0)
 

@@ -103,7 +103,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the lock up front; a connection marked ``sqlite_read_only`` (the clock's
+        # offset read) must not, or it would wait on the request that is reading the clock.
+        read_only = conn.get_execution_options().get("sqlite_read_only")
+        conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs) -> Engine:

@@ -36,10 +36,23 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     return value.astimezone(SHANGHAI).strftime(fmt)
 
 
+def beijing_time(value: datetime | None) -> str:
+    """``YYYY-MM-DD HH:MM`` in Beijing time. A window that ends at midnight is shown as
+    ``24:00`` of its last day, the day the law counts (F01), not ``00:00`` of the next."""
+    from datetime import timedelta
+
+    if value is None:
+        return ""
+    if local_time(value, "%H:%M:%S") == "00:00:00":
+        return local_time(value - timedelta(minutes=1), "%Y-%m-%d") + " 24:00"
+    return local_time(value, "%Y-%m-%d %H:%M")
+
+
 def init_i18n(app, packages: list[str]) -> Babel:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = translation_directories(packages)
     babel = Babel(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Shanghai")
     app.jinja_env.filters["localtime"] = local_time
+    app.jinja_env.filters["deadline"] = beijing_time
     app.jinja_env.filters["problem"] = lambda p: translate_message(p[0], p[1])
 
     @app.context_processor
