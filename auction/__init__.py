@@ -9,6 +9,12 @@ def init_app(app) -> None:
     from core.scheduler import DueSource, register_due_source
 
     app.register_blueprint(bp)
+    from auction import api
+    from core.api import register_paths
+
+    app.register_blueprint(api.bp)
+    app.extensions["csrf"].exempt(api.bp)
+    register_paths(app, api.OPENAPI_PATHS)
     from auction.seed import seed_auction
 
     app.extensions["seeders"].append(seed_auction)

@@ -73,7 +73,9 @@ def _move(rnd: Round, event: str, *, target: RoundState | None = None) -> None:
 
 
 def _officer_lot(session, actor: User, lot_id: int) -> Lot:
-    lot = session.get(Lot, lot_id)
+    # Lock the lot: two officers acting on it at once (two relists) must queue, not collide.
+    lot = session.execute(select(Lot).where(Lot.id == lot_id).with_for_update(of=Lot)
+                          .execution_options(populate_existing=True)).scalar_one_or_none()
     if lot is None:
         raise NotFound()
     if actor.role == Role.ADMIN:
@@ -88,7 +90,7 @@ def _officer_lot(session, actor: User, lot_id: int) -> Lot:
 
 
 def _officer_round(session, actor: User, round_id: int) -> Round:
-    rnd = session.get(Round, round_id)
+    rnd = _locked(session, round_id)  # the state is re-read under the lock (two payments at once)
     if rnd is None:
         raise NotFound()
     _officer_lot(session, actor, rnd.lot_id)
@@ -143,9 +145,14 @@ def _check_terms(lot: Lot, kind: RoundKind, t: Terms, previous_start: Decimal | 
         raise Refused(str(exc), floor=f"¥{floor:,.2f}", low=f"¥{low:,.2f}", high=f"¥{high:,.2f}") from None
     if t.start_at <= ctx.now:
         raise Refused(N_("Bidding must start in the future."))
-    if not 1 <= int(t.balance_days) <= 365:
+    _check_conditions(t.balance_days, t.taxes)
+
+
+def _check_conditions(balance_days: int, taxes: list[dict]) -> None:
+    """A39 balance period and decision 17 taxes, for auctions and 变卖 alike."""
+    if not 1 <= int(balance_days) <= 365:
         raise Refused(N_("The balance payment period must be between 1 and 365 days (A39)."))
-    for tax in t.taxes:
+    for tax in taxes:
         if not (tax.get("tax") or "").strip() or tax.get("payer") not in ("buyer", "debtor", "court"):
             raise Refused(N_("Each tax needs its name and who bears it (decision 17)."))
 
@@ -175,7 +182,9 @@ def create_lot(session: Session, *, actor: User, asset_ids: list[int], title: st
     """
     if not asset_ids:
         raise Refused(N_("Choose at least one asset."))
-    assets = [session.get(Asset, i) for i in dict.fromkeys(asset_ids)]
+    # Lock the assets: two lots created at once for one asset must not both pass the check below.
+    assets = [session.execute(select(Asset).where(Asset.id == i).with_for_update(of=Asset)).scalar_one_or_none()
+              for i in dict.fromkeys(asset_ids)]
     if any(a is None for a in assets):
         raise NotFound()
     for a in assets:
@@ -420,7 +429,7 @@ def suspend(session: Session, *, actor: User, round_id: int, reason: str, ctx: C
     """暂缓 (A46) or, with ``halt``, 中止 by ruling: bidding stops and the reason is published
     at once (A48). The administrator may only suspend, for a platform emergency (A47), and
     the officer is told at once."""
-    rnd = session.get(Round, round_id)
+    rnd = _locked(session, round_id)
     if rnd is None:
         raise NotFound()
     emergency = actor.role == Role.ADMIN
@@ -479,6 +488,9 @@ def resume(session: Session, *, actor: User, round_id: int, ctx: Context, new_en
     return rnd
 
 
+#: A52: the grounds on which a sale is annulled.
+ANNUL_GROUNDS = ("misdescription", "system_failure", "collusion", "unqualified_buyer", "unequal_conditions",
+                 "procedure")
 WITHDRAW_GROUNDS = ("basis_revoked", "application_withdrawn", "debt_paid", "settlement", "third_party_objection",
                     "collusion", "other")
 
@@ -500,8 +512,7 @@ def withdraw(session: Session, *, actor: User, round_id: int, ground: str, reaso
 def annul(session: Session, *, actor: User, round_id: int, ground: str, reason: str, ctx: Context) -> Round:
     """撤销 after a sale on an upheld objection (A52 grounds 1–6)."""
     rnd = _officer_round(session, actor, round_id)
-    if ground not in ("misdescription", "system_failure", "collusion", "unqualified_buyer", "unequal_conditions",
-                      "procedure") or not (reason or "").strip():
+    if ground not in ANNUL_GROUNDS or not (reason or "").strip():
         raise Refused(N_("Choose the ground of A52 and explain the ruling."))
     _move(rnd, "annul")
     for la in rnd.lot.assets:
@@ -724,6 +735,7 @@ def start_variation(session: Session, *, actor: User, lot_id: int, deposit: Deci
         raise Refused(N_("The forfeitable portion must be positive and at most the 变卖 price."))
     if start_at <= ctx.now:
         raise Refused(N_("The 变卖 period must start in the future."))
+    _check_conditions(balance_days, taxes)
     rnd = Round(seq=len(lot.rounds) + 1, kind=RoundKind.VARIATION, state=RoundState.VARIATION_ANNOUNCED,
                 created_at=ctx.now)
     _apply_terms(rnd, terms)
@@ -835,7 +847,8 @@ def run_due(session: Session, ctx: Context) -> int:
 
 
 def _locked(session, round_id: int) -> Round | None:
-    return session.execute(select(Round).where(Round.id == round_id).with_for_update(of=Round)).scalar_one_or_none()
+    return session.execute(select(Round).where(Round.id == round_id).with_for_update(of=Round)
+                           .execution_options(populate_existing=True)).scalar_one_or_none()
 
 
 def upcoming(session: Session) -> list[datetime]:

@@ -157,10 +157,10 @@ def test_every_endpoint_needs_a_valid_bearer_token(api, method, path, headers):
     assert r.status_code == 401 and r.json["error"]["code"] == 401
 
 
-def test_a_session_cookie_is_not_enough(api, session, login):
+def test_a_session_cookie_is_not_enough(client, session, login):
     officer = make_officer(session)
-    login(officer.username)
-    assert api.get("/api/v1/cases").status_code == 401
+    assert login(officer.username).status_code == 302  # the browser session is logged in…
+    assert client.get("/api/v1/cases").status_code == 401  # …but the API wants a bearer token
 
 
 def test_malformed_json_is_a_400_and_creates_nothing(api, session, now):
