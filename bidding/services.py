@@ -1,0 +1,444 @@
+"""Bidding use cases: sign up, deposits (bank transfer confirmed by the court's finance
+officer, or an online gateway's signed callback), bids under the round's lock, the close that
+happens exactly once, refunds.
+
+The invariants of DESIGN.md §5 live here: a bid is accepted only under a lock on its round and
+re-checked on the locked row; its time is the server's (the database's clock on PostgreSQL);
+the close is a conditional claim, so a concurrent extension makes it match nothing.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from accounts.models import Role, User
+from auction import services as auction_services
+from auction.models import PriorityHolder, Round
+from auction.rules import RoundKind, RoundState
+from bidding import rules
+from bidding.models import Bid, Book, Deposit, Registration
+from bidding.rules import BidFacts, BidRefused, DepositState
+from cases import services as case_services
+from cases.rules import FundMovement, PartyRole
+from core import audit
+from core.context import Context
+from core.money import MoneyError, to_money
+from core.notify import notify
+from core.text import N_, DomainError
+
+OPEN_FOR_SIGNUP = {RoundState.ANNOUNCED, RoundState.BIDDING, RoundState.VARIATION_OPEN, RoundState.VARIATION_BIDDING}
+BIDDING_STATES = {RoundState.BIDDING, RoundState.VARIATION_OPEN, RoundState.VARIATION_BIDDING}
+
+
+class NotAllowed(DomainError):
+    message = N_("You are not allowed to do this.")
+
+
+class NotFound(DomainError):
+    message = N_("Not found.")
+
+
+class Refused(DomainError):
+    message = N_("This step is not allowed now.")
+
+
+# --- signing up and deposits ---------------------------------------------------------------------
+
+
+def _round(session, round_id: int) -> Round:
+    rnd = session.get(Round, round_id)
+    if rnd is None or rnd.published_at is None:
+        raise NotFound()
+    return rnd
+
+
+def _applicant_claim(rnd: Round, user: User) -> Decimal | None:
+    """A21: the claim of the bidder when it is the case's applicant-creditor, else ``None``."""
+    if user.identity is None:
+        return None
+    for p in rnd.lot.case.parties:
+        if p.role == PartyRole.APPLICANT and p.id_number_hmac == user.identity.id_number_hmac:
+            return rnd.lot.case.claim_amount
+    return None
+
+
+def _barred_reason(session, rnd: Round, user: User) -> str | None:
+    fp = user.identity.id_number_hmac
+    if any(p.role == PartyRole.DEBTOR and p.id_number_hmac == fp for p in rnd.lot.case.parties):
+        return N_("The debtor of the case may not bid on its property (A53, decision 19).")
+    if auction_services.is_barred(session, lot_id=rnd.lot_id, fingerprint=fp):
+        return N_("A buyer who defaulted may not bid in the re-auction (A41, decision 5).")
+    return None
+
+
+def register(session: Session, *, user: User, round_id: int, housing_promise: bool, ctx: Context) -> Registration:
+    """Sign up for a published round. Only bidders with a verified real name; never the debtor
+    or a defaulter; housing needs the qualification promise (S4)."""
+    rnd = _round(session, round_id)
+    if user.role != Role.BIDDER or user.identity is None:
+        raise NotAllowed()
+    if rnd.state not in OPEN_FOR_SIGNUP or ctx.now >= rnd.end_at:
+        raise Refused(N_("Registration is closed for this round."))
+    reason = _barred_reason(session, rnd, user)
+    if reason:
+        raise Refused(reason)
+    if rnd.lot.housing and not housing_promise:
+        raise Refused(N_("Bidders on housing must promise they meet the local purchase qualification (S4)."))
+    existing = session.scalar(select(Registration).where(Registration.round_id == rnd.id,
+                                                         Registration.user_id == user.id))
+    if existing is not None:
+        return existing
+    holder = session.scalar(select(PriorityHolder).where(PriorityHolder.lot_id == rnd.lot_id,
+                                                         PriorityHolder.id_number_hmac == user.identity.id_number_hmac,
+                                                         PriorityHolder.confirmed_at.is_not(None)))
+    reg = Registration(round_id=rnd.id, user_id=user.id, housing_promise=housing_promise, created_at=ctx.now,
+                       priority_holder_id=holder.id if holder else None, priority_rank=holder.rank if holder else None,
+                       code=_unique_code(session, rnd.id, holder.rank if holder else None))
+    session.add(reg)
+    session.flush()
+    due = rules.deposit_due(rnd.deposit, claim=_applicant_claim(rnd, user))
+    if rnd.kind == RoundKind.VARIATION:
+        due = rnd.starting_price  # C05: the full 变卖 price
+    if due == 0:
+        reg.deposit = Deposit(amount=due, method="exempt", state=DepositState.HELD, declared_at=ctx.now,
+                              confirmed_at=ctx.now)
+        reg.qualified_at = ctx.now
+    # The ledger records that someone signed up, never who (decision 13): the subject is the
+    # registration's number, the payload empty.
+    audit.record(session, stream=f"round:{rnd.id}", actor="bidder", action="registration.created",
+                 subject=f"registration:{reg.id}", payload={}, now=ctx.now)
+    session.commit()
+    return reg
+
+
+def _unique_code(session, round_id: int, rank: int | None) -> str:
+    for _ in range(50):
+        code = rules.new_bidder_code(rank)
+        if session.scalar(select(Registration.id).where(Registration.round_id == round_id,
+                                                        Registration.code == code)) is None:
+            return code
+    raise Refused(N_("Please try again."))
+
+
+def deposit_amount(session: Session, reg: Registration) -> Decimal:
+    rnd = session.get(Round, reg.round_id)
+    if rnd.kind == RoundKind.VARIATION:
+        return rnd.starting_price
+    return rules.deposit_due(rnd.deposit, claim=_applicant_claim(rnd, reg.user))
+
+
+def declare_bank_transfer(session: Session, *, user: User, registration_id: int, payer_name: str,
+                          bank_reference: str, ctx: Context) -> Deposit:
+    """The bidder says it transferred the deposit to the court's account (A22)."""
+    reg = session.get(Registration, registration_id)
+    if reg is None or reg.user_id != user.id:
+        raise NotFound()
+    if reg.deposit is not None and reg.deposit.state != DepositState.PENDING:
+        raise Refused(N_("The deposit is already confirmed."))
+    if not (payer_name or "").strip() or not (bank_reference or "").strip():
+        raise Refused(N_("Give the payer's name and the bank reference."))
+    dep = reg.deposit or Deposit(method="bank", state=DepositState.PENDING, declared_at=ctx.now,
+                                 amount=deposit_amount(session, reg))
+    dep.payer_name, dep.bank_reference = payer_name.strip()[:120], bank_reference.strip()[:80]
+    reg.deposit = dep
+    session.commit()
+    return dep
+
+
+def confirm_bank_transfer(session: Session, *, finance: User, deposit_id: int, ctx: Context) -> Deposit:
+    """The court's finance officer confirms a transfer (decision 21); the payer must be the
+    bidder (decision 10). The view is written to the ledger; the deposit is held and the
+    bidder qualified (A23)."""
+    dep = session.get(Deposit, deposit_id)
+    if dep is None:
+        raise NotFound()
+    rnd = session.get(Round, dep.registration.round_id)
+    if finance.role != Role.FINANCE or finance.court_id != rnd.lot.case.court_id:
+        raise NotAllowed()
+    if dep.state != DepositState.PENDING:
+        raise Refused(N_("This deposit is not waiting for confirmation."))
+    if ctx.now >= rnd.end_at:
+        raise Refused(N_("Bidding has ended; the deposit can no longer qualify (A23)."))
+    if not rules.payer_matches(dep.payer_name, dep.registration.user.identity.real_name):
+        raise Refused(N_("The payer's name differs from the bidder's real name (decision 10)."))
+    dep.state, dep.confirmed_at, dep.confirmed_by_id = DepositState.HELD, ctx.now, finance.id
+    dep.registration.qualified_at = ctx.now
+    audit.record(session, stream=f"round:{rnd.id}", actor=finance.actor, action="deposit.confirmed",
+                 subject=f"deposit:{dep.id}", payload={"viewed_by_finance": True}, now=ctx.now)
+    notify(session, user_id=dep.registration.user_id, now=ctx.now, subject="保证金已确认",
+           body=f"您的竞买代码：{dep.registration.code}。请凭此代码出价。")
+    session.commit()
+    return dep
+
+
+def gateway_callback(session: Session, *, secret: str, timestamp: str, body: bytes, signature: str,
+                     ctx: Context) -> Deposit:
+    """An online gateway reports a paid deposit. Forged or stale callbacks are refused; the same
+    callback twice changes nothing (its transaction id is unique)."""
+    try:
+        rules.check_gateway_signature(secret, timestamp=timestamp, body=body, signature=signature,
+                                      now_epoch=ctx.now.timestamp())
+    except BidRefused as exc:
+        raise Refused(str(exc)) from None
+    try:
+        data = json.loads(body)
+        reg_id, tx, amount, payer = int(data["registration_id"]), str(data["tx"]), to_money(data["amount"]), data["payer"]
+    except (ValueError, KeyError, TypeError, MoneyError):
+        raise Refused(N_("Callback refused: unreadable body.")) from None
+    existing = session.scalar(select(Deposit).where(Deposit.gateway_tx == tx))
+    if existing is not None:
+        return existing
+    reg = session.get(Registration, reg_id)
+    if reg is None:
+        raise NotFound()
+    rnd = session.get(Round, reg.round_id)
+    if reg.deposit is not None and reg.deposit.state != DepositState.PENDING:
+        raise Refused(N_("The deposit is already confirmed."))
+    if amount != deposit_amount(session, reg) or not rules.payer_matches(payer, reg.user.identity.real_name):
+        raise Refused(N_("Callback refused: amount or payer does not match (decision 10)."))
+    if ctx.now >= rnd.end_at:
+        raise Refused(N_("Bidding has ended; the deposit can no longer qualify (A23)."))
+    dep = reg.deposit or Deposit(declared_at=ctx.now, amount=amount)
+    dep.method, dep.state, dep.gateway_tx, dep.payer_name, dep.confirmed_at = "gateway", DepositState.HELD, tx, payer, ctx.now
+    reg.deposit = dep
+    reg.qualified_at = ctx.now
+    audit.record(session, stream=f"round:{rnd.id}", actor="gateway", action="deposit.confirmed",
+                 subject=f"registration:{reg.id}", payload={"tx": tx}, now=ctx.now)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # the same callback raced itself: the first one won
+        return session.scalar(select(Deposit).where(Deposit.gateway_tx == tx))
+    return dep
+
+
+# --- bids --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the bidder is told: accepted with the server time and the (new) end."""
+
+    bid_id: int
+    seq: int
+    amount: Decimal
+    received_at: datetime
+    end_at: datetime
+    extended: bool
+    duplicate: bool = False
+
+
+def server_time(session: Session, ctx: Context, clock) -> datetime:
+    """The bid's time (A29, decision 2): the database's ``clock_timestamp()`` on PostgreSQL
+    (not ``now()``, the transaction's start), plus the simulated offset; the process clock on
+    SQLite (a single machine)."""
+    if session.get_bind().dialect.name == "postgresql":
+        db_now = session.execute(text("SELECT clock_timestamp()")).scalar_one()
+        return db_now.astimezone(timezone.utc) + (clock.offset() if clock is not None else timedelta(0))
+    return clock.now() if clock is not None else ctx.now
+
+
+def _lock_round(session, round_id: int) -> Round | None:
+    return session.execute(select(Round).where(Round.id == round_id).with_for_update(of=Round)
+                           .execution_options(populate_existing=True)).scalar_one_or_none()
+
+
+def place_bid(session: Session, *, user: User, round_id: int, amount: Decimal, idempotency_key: str, ctx: Context,
+              clock=None) -> Receipt:
+    """Accept a bid under the lock on its round, re-checking everything on the locked row:
+    state, ``received_at < end_at``, amount, qualification. Extends the end (A28) in the same
+    transaction. A retry with the same idempotency key returns the first receipt.
+
+    :raise NotFound, NotAllowed, Refused:
+    """
+    key = (idempotency_key or "").strip()[:64]
+    if not key:
+        raise Refused(N_("A bid needs an idempotency key."))
+    try:
+        amount = to_money(amount)
+    except MoneyError:
+        raise Refused(N_("The amount is not valid.")) from None
+    rnd = _lock_round(session, round_id)
+    if rnd is None or rnd.published_at is None:
+        session.rollback()
+        raise NotFound()
+    reg = session.scalar(select(Registration).where(Registration.round_id == rnd.id, Registration.user_id == user.id))
+    if reg is None:
+        session.rollback()
+        raise NotAllowed()
+    earlier = session.scalar(select(Bid).where(Bid.registration_id == reg.id, Bid.idempotency_key == key))
+    if earlier is not None:
+        session.rollback()
+        return Receipt(earlier.id, earlier.seq, earlier.amount, earlier.received_at,
+                       earlier.extended_to or rnd.end_at, earlier.extended_to is not None, duplicate=True)
+    if reg.qualified_at is None:
+        session.rollback()
+        raise Refused(N_("Your deposit is not confirmed yet; you cannot bid (A20)."))
+    received = server_time(session, ctx, clock)
+    if rnd.state not in BIDDING_STATES or received < rnd.start_at:
+        session.rollback()
+        raise Refused(N_("This round is not open for bidding."))
+    book = session.get(Book, rnd.id) or Book(round_id=rnd.id, bid_count=0)
+    session.add(book)
+    try:
+        rules.check_bid(rules.Book(starting_price=rnd.starting_price, increment=rnd.increment,
+                                   current_price=book.current_price, end_at=rnd.end_at, leader_rank=book.leader_rank),
+                        amount=amount, received_at=received, priority_rank=reg.priority_rank)
+    except BidRefused as exc:
+        session.rollback()
+        raise Refused(str(exc)) from None
+    if rnd.state == RoundState.VARIATION_OPEN:
+        # C06: the first 变卖 bid opens a 24-hour window.
+        rnd.state = RoundState.VARIATION_BIDDING
+        rnd.end_at = received + rnd_window(ctx)
+    new_end = rules.extended_end(rnd.end_at, received, ctx.rulebook.extension_window)
+    extended = new_end != rnd.end_at
+    rnd.end_at = new_end
+    book.bid_count += 1
+    bid = Bid(round_id=rnd.id, seq=book.bid_count, registration_id=reg.id, code=reg.code, amount=amount,
+              received_at=received, priority_rank=reg.priority_rank, extended_to=new_end if extended else None,
+              idempotency_key=key)
+    session.add(bid)
+    book.current_price, book.leader_registration_id, book.leader_code, book.leader_rank = \
+        amount, reg.id, reg.code, reg.priority_rank
+    session.flush()
+    audit.record(session, stream=f"round:{rnd.id}", actor=f"code:{reg.code}", action="bid.placed",
+                 subject=f"round:{rnd.id}",
+                 payload={"seq": bid.seq, "code": reg.code, "amount": str(amount),
+                          "received_at": received.isoformat(), "end_at": new_end.isoformat()}, now=received)
+    session.commit()
+    return Receipt(bid.id, bid.seq, amount, received, new_end, extended)
+
+
+def rnd_window(ctx: Context) -> timedelta:
+    return ctx.rulebook.variation_bidding_window
+
+
+# --- the close ----------------------------------------------------------------------------------
+
+
+def close_round(session: Session, *, round_id: int, ctx: Context) -> bool:
+    """Close a round whose end has passed — exactly once. The claim is a conditional update on
+    the round's state and end time under its lock; a concurrent bid that extended the end
+    makes it match nothing. Decides the winner (A31–A33), hands the outcome to ``auction``,
+    moves the deposits (winner's applied, others due for refund within 24 h). Returns whether
+    this call closed it."""
+    rnd = _lock_round(session, round_id)
+    if rnd is None or rnd.state not in (RoundState.BIDDING, RoundState.VARIATION_BIDDING) or rnd.end_at > ctx.now:
+        session.rollback()
+        return False
+    claimed = session.execute(update(Round).where(Round.id == rnd.id, Round.state == rnd.state,
+                                                  Round.end_at == rnd.end_at, Round.closed_at.is_(None))
+                              .values(closed_at=ctx.now)).rowcount
+    if claimed != 1:
+        session.rollback()
+        return False
+    bids = session.scalars(select(Bid).where(Bid.round_id == rnd.id).order_by(Bid.seq)).all()
+    best = rules.winner([BidFacts(b.seq, b.registration_id, b.amount, b.priority_rank) for b in bids])
+    close_ctx = ctx
+    regs = session.scalars(select(Registration).where(Registration.round_id == rnd.id)).all()
+    case_id = rnd.lot.case_id
+    for reg in regs:
+        dep = reg.deposit
+        if dep is None or dep.state != DepositState.HELD or dep.amount == 0:
+            continue
+        case_services.record_fund_movement(session, case_id=case_id, kind=FundMovement.DEPOSIT_HELD,
+                                           amount=dep.amount, source=f"deposit:{dep.id}", memo="竞买保证金",
+                                           actor="system:close", now=ctx.now, commit=False)
+    if best is None:
+        auction_services.record_no_sale(session, round_id=rnd.id, ctx=close_ctx)
+    else:
+        winner_reg = session.get(Registration, best.registration_id)
+        auction_services.record_sale(session, round_id=rnd.id, buyer_id=winner_reg.user_id, buyer_code=winner_reg.code,
+                                     price=best.amount, ctx=close_ctx)
+    for reg in regs:
+        dep = reg.deposit
+        if dep is None or dep.state != DepositState.HELD:
+            continue
+        if best is not None and reg.id == best.registration_id:
+            dep.state, dep.settled_at = DepositState.APPLIED, ctx.now
+            if dep.amount > 0:
+                case_services.record_fund_movement(session, case_id=case_id, kind=FundMovement.DEPOSIT_APPLIED,
+                                                   amount=dep.amount, source=f"deposit:{dep.id}",
+                                                   memo="买受人保证金转为价款", actor="system:close", now=ctx.now,
+                                                   commit=False)
+        else:
+            dep.refund_due_at = ctx.now + ctx.rulebook.refund_deadline
+            if dep.method in ("gateway", "exempt"):
+                _refund(session, dep, case_id, ctx, actor="system:close")  # unfrozen at once (A36/A37)
+    audit.record(session, stream=f"round:{rnd.id}", actor="system:close", action="round.closed",
+                 subject=f"round:{rnd.id}",
+                 payload={"bids": len(bids), "winner_code": session.get(Registration, best.registration_id).code
+                          if best else None, "price": str(best.amount) if best else None}, now=ctx.now)
+    session.commit()
+    return True
+
+
+def _refund(session, dep: Deposit, case_id: int, ctx: Context, *, actor: str) -> None:
+    dep.state, dep.refunded_at, dep.settled_at = DepositState.REFUNDED, ctx.now, ctx.now
+    if dep.amount > 0:
+        case_services.record_fund_movement(session, case_id=case_id, kind=FundMovement.DEPOSIT_REFUNDED,
+                                           amount=dep.amount, source=f"deposit:{dep.id}", memo="退还保证金",
+                                           actor=actor, now=ctx.now, commit=False)
+
+
+def record_refund(session: Session, *, finance: User, deposit_id: int, ctx: Context) -> Deposit:
+    """The finance officer records a bank refund (decision 9: within 24 h of the close)."""
+    dep = session.get(Deposit, deposit_id)
+    if dep is None:
+        raise NotFound()
+    rnd = session.get(Round, dep.registration.round_id)
+    if finance.role != Role.FINANCE or finance.court_id != rnd.lot.case.court_id:
+        raise NotAllowed()
+    if dep.state != DepositState.HELD or dep.refund_due_at is None:
+        raise Refused(N_("This deposit is not due for a refund."))
+    _refund(session, dep, rnd.lot.case_id, ctx, actor=finance.actor)
+    session.commit()
+    return dep
+
+
+def late_refunds(session: Session, *, now: datetime) -> list[Deposit]:
+    """Refunds past their 24 hours (decision 9), for the court's dashboard."""
+    return [d for d in session.scalars(select(Deposit).where(Deposit.state == DepositState.HELD,
+                                                             Deposit.refund_due_at.is_not(None)))
+            if rules.refund_late(due_at=d.refund_due_at, refunded_at=d.refunded_at, now=now)]
+
+
+def run_due(session: Session, ctx: Context) -> int:
+    """Close every round whose end has passed (idempotent; safe with several schedulers)."""
+    done = 0
+    for rid in session.scalars(select(Round.id).where(
+            Round.state.in_([RoundState.BIDDING, RoundState.VARIATION_BIDDING]), Round.end_at <= ctx.now,
+            Round.closed_at.is_(None))).all():
+        if close_round(session, round_id=rid, ctx=ctx):
+            done += 1
+    return done
+
+
+def upcoming(session: Session) -> list[datetime]:
+    return list(session.scalars(select(Round.end_at).where(
+        Round.state.in_([RoundState.BIDDING, RoundState.VARIATION_BIDDING]))))
+
+
+def public_book(session: Session, round_id: int) -> dict:
+    """What anyone may see of a round's bidding: codes, amounts, times — never identities nor
+    the number of registrants (decision 13)."""
+    rnd = session.get(Round, round_id)
+    book = session.get(Book, round_id)
+    bids = session.scalars(select(Bid).where(Bid.round_id == round_id).order_by(Bid.seq.desc()).limit(50)).all()
+    return {"round_id": round_id, "state": str(rnd.state), "end_at": rnd.end_at, "start_at": rnd.start_at,
+            "current_price": book.current_price if book else None, "leader_code": book.leader_code if book else None,
+            "bid_count": book.bid_count if book else 0,
+            "bids": [{"seq": b.seq, "code": b.code, "amount": b.amount, "at": b.received_at,
+                      "extended": b.extended_to is not None} for b in bids]}
+
+
+def my_registration(session: Session, *, user: User, round_id: int) -> Registration | None:
+    return session.scalar(select(Registration).where(Registration.round_id == round_id,
+                                                     Registration.user_id == user.id))
