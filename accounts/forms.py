@@ -76,4 +76,4 @@ class CalendarDayForm(FlaskForm):
     day = DateField(_l("Day"), validators=[DataRequired()])
     kind = SelectField(_l("Kind"), choices=[SelectChoice("holiday", _l("Statutory holiday")),
                                            SelectChoice("workday", _l("Adjusted working day (调休上班)"))])
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=60)])
+    name = StringField(_l("Holiday name"), validators=[DataRequired(), Length(max=60)])

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -226,7 +227,10 @@ class PlatformScheduler:
         """Arm one date job per upcoming due time (memory store rebuilt from the database)."""
         for job in self.aps.get_jobs():
             if job.id.startswith("due:"):
-                job.remove()
+                try:
+                    job.remove()
+                except JobLookupError:
+                    pass  # it fired (and was dropped) meanwhile
         offset = self.clock.offset()
         horizon = datetime.now(timezone.utc) + ARM_HORIZON
         armed = 0

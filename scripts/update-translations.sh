@@ -42,7 +42,7 @@ for pkg in "${packages[@]}"; do
   fi
   catalogue="$pkg/translations/$locale/LC_MESSAGES/messages.po"
   if [ -f "$catalogue" ]; then
-    "$bin/pybabel" -q update --ignore-obsolete -i "$pot" -d "$pkg/translations" -l "$locale"
+    "$bin/pybabel" -q update --ignore-obsolete --no-fuzzy-matching -i "$pot" -d "$pkg/translations" -l "$locale"
   else
     "$bin/pybabel" -q init -i "$pot" -d "$pkg/translations" -l "$locale"
   fi
