@@ -4,11 +4,12 @@ from __future__ import annotations
 
 def init_app(app) -> None:
     from auction import services
-    from auction.views import bp
+    from auction.views import bp, register_pages
     from core.context import context_for
     from core.scheduler import DueSource, register_due_source
 
     app.register_blueprint(bp)
+    register_pages(app)
     from auction import api
     from core.api import register_paths
 

@@ -9,12 +9,12 @@ from wtforms import (
     Form, FieldList, FormField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from appraisal.forms import BeijingDateTimeField
 from auction.labels import annul_ground_label, withdraw_ground_label
-from auction.services import WITHDRAW_GROUNDS
+from auction.services import ANNUL_GROUNDS, WITHDRAW_GROUNDS
 from core.money import MoneyError, parse_money
 
 #: How many tax rows a terms form offers at least (decision 17: one row per tax).
@@ -39,6 +39,13 @@ class MoneyField(StringField):
         if self.raw_data:
             return self.raw_data[0]
         return f"{self.data:.2f}" if self.data is not None else ""
+
+
+def present(form, field) -> None:
+    """The field was given a readable value. Unlike ``DataRequired`` it keeps the parsing error
+    of an unreadable amount or time, and unlike ``InputRequired`` it refuses blanks."""
+    if field.data is None and not field.errors:
+        raise StopValidation(_l("This field is required."))
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -80,11 +87,11 @@ class PublicationTextFields:
 class TermsForm(PublicationTextFields, FlaskForm):
     """Everything the court (its collegiate panel, A45) fixes for an auction round."""
 
-    starting_price = MoneyField(_l("Starting price (起拍价, yuan)"), validators=[InputRequired()])
-    deposit = MoneyField(_l("Deposit (保证金, yuan)"), validators=[InputRequired()])
-    increment = MoneyField(_l("Increment (加价幅度, yuan)"), validators=[InputRequired()])
-    start_at = BeijingDateTimeField(_l("Bidding starts (Beijing time)"), validators=[DataRequired()])
-    end_at = BeijingDateTimeField(_l("Bidding ends (Beijing time)"), validators=[DataRequired()])
+    starting_price = MoneyField(_l("Starting price (起拍价, yuan)"), validators=[present])
+    deposit = MoneyField(_l("Deposit (保证金, yuan)"), validators=[present])
+    increment = MoneyField(_l("Increment (加价幅度, yuan)"), validators=[present])
+    start_at = BeijingDateTimeField(_l("Bidding starts (Beijing time)"), validators=[present])
+    end_at = BeijingDateTimeField(_l("Bidding ends (Beijing time)"), validators=[present])
     balance_days = IntegerField(_l("Days to pay the balance (A39)"), default=30,
                                 validators=[InputRequired(), NumberRange(min=1, max=365)])
     taxes = FieldList(FormField(TaxRow), min_entries=TAX_ROWS, max_entries=20)
@@ -104,8 +111,8 @@ class LotForm(TermsForm):
 class VariationForm(PublicationTextFields, FlaskForm):
     """变卖 after the second 流拍 (decision 7): the price is fixed by law, the court sets the rest."""
 
-    deposit = MoneyField(_l("Forfeitable portion on default (yuan)"), validators=[InputRequired()])
-    start_at = BeijingDateTimeField(_l("The 60-day period starts (Beijing time)"), validators=[DataRequired()])
+    deposit = MoneyField(_l("Forfeitable portion on default (yuan)"), validators=[present])
+    start_at = BeijingDateTimeField(_l("The 60-day period starts (Beijing time)"), validators=[present])
     balance_days = IntegerField(_l("Days to pay the balance (A39)"), default=15,
                                 validators=[InputRequired(), NumberRange(min=1, max=365)])
     taxes = FieldList(FormField(TaxRow), min_entries=TAX_ROWS, max_entries=20)
@@ -125,7 +132,7 @@ class NoticeForm(FlaskForm):
     method = RadioField(_l("How"), choices=method_choices, default="served", validators=[DataRequired()])
     detail = StringField(_l("Detail: how it was served, or why the recipient could not be reached"),
                          validators=[DataRequired(), Length(max=300)])
-    at = BeijingDateTimeField(_l("Served, published or waived at (Beijing time)"), validators=[DataRequired()])
+    at = BeijingDateTimeField(_l("Served, published or waived at (Beijing time)"), validators=[present])
 
 
 def kind_choices():
@@ -174,10 +181,6 @@ class WithdrawForm(FlaskForm):
     reason = TextAreaField(_l("Explanation (published)"), validators=[DataRequired(), Length(max=2000)])
 
 
-ANNUL_GROUNDS = ("misdescription", "system_failure", "collusion", "unqualified_buyer", "unequal_conditions",
-                 "procedure")
-
-
 def annul_ground_choices():
     return [SelectChoice(g, annul_ground_label(g)) for g in ANNUL_GROUNDS]
 
@@ -188,7 +191,7 @@ class AnnulForm(FlaskForm):
 
 
 class AmountForm(FlaskForm):
-    amount = MoneyField(_l("Balance received (yuan)"), validators=[InputRequired()])
+    amount = MoneyField(_l("Balance received (yuan)"), validators=[present])
 
 
 class NoteForm(FlaskForm):
@@ -203,7 +206,7 @@ class TakeInPaymentForm(FlaskForm):
 
     party_id = SelectField(_l("Creditor (申请执行人)"), coerce=int, validate_choice=False)
     top_up = MoneyField(_l("Top-up of the surplus over the claim (yuan)"), default=None,
-                        validators=[InputRequired()])
+                        validators=[present])
 
 
 class EmptyForm(FlaskForm):

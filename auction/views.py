@@ -445,7 +445,11 @@ def new_lot(asset_id: int):
         abort(403)
     others = [a for a in case.assets if a.id != asset.id and a.stage == AssetStage.PRICED]
     prices = _final_procedures([asset.id, *[a.id for a in others]])
-    others = [a for a in others if a.id in prices]
+    # An asset already in a lot being sold cannot be listed again (the services refuse it).
+    busy = set(db_session().scalars(select(LotAsset.asset_id).join(Round, Round.lot_id == LotAsset.lot_id).where(
+        LotAsset.asset_id.in_([asset.id, *[a.id for a in others]]),
+        Round.state.in_([st.value for st in services.ACTIVE_STATES]))))
+    others = [a for a in others if a.id in prices and a.id not in busy]
     form = LotForm()
     form.bundle.choices = [SelectChoice(a.id, a.title) for a in others]
     t = now()
@@ -477,7 +481,7 @@ def new_lot(asset_id: int):
                                     .order_by(Lot.id)).all()
     return render_template("auction/new_lot.html", form=form, asset=asset, case=case, others=others, prices=prices,
                            reference=reference, floor=floor, bounds=bounds, existing=existing, labels=labels,
-                           rulebook=rulebook())
+                           rulebook=rulebook(), busy=asset.id in busy)
 
 
 # --- the manage page and the officer's actions --------------------------------------------------
@@ -546,8 +550,9 @@ def add_holder(lot_id: int):
 def publish(round_id: int):
     """Publish the announcement and the publication set (A10–A13). :raise 404, 403:"""
     rnd, lot = _load_round(round_id)
-    if not EmptyForm().validate_on_submit():
-        _invalid(EmptyForm())
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        _invalid(form)
     elif _call(services.publish, round_id=rnd.id) is not None:
         flash(_("The announcement is published."), "success")
     return _back(lot, "checklist")
@@ -571,8 +576,9 @@ def pause(round_id: int):
 def cause_ended(round_id: int):
     """The cause of the 暂缓/中止 ended: resume within 5 days (A49). :raise 404, 403:"""
     rnd, lot = _load_round(round_id)
-    if not EmptyForm().validate_on_submit():
-        _invalid(EmptyForm())
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        _invalid(form)
     elif (done := _call(services.record_cause_ended, round_id=rnd.id)) is not None:
         flash(_("Recorded. Resume the round by %(day)s (A49).", day=done.resume_by), "success")
     return _back(lot, "actions")
@@ -648,8 +654,9 @@ def qualification(round_id: int):
 def ruling(round_id: int):
     """Issue and serve the 拍卖成交裁定 (A35, B07). :raise 404, 403:"""
     rnd, lot = _load_round(round_id)
-    if not EmptyForm().validate_on_submit():
-        _invalid(EmptyForm())
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        _invalid(form)
     elif _call(services.issue_ruling, round_id=rnd.id) is not None:
         flash(_("The ruling is issued; ownership passes to the buyer (A35)."), "success")
     return _back(lot, "documents")

@@ -48,9 +48,16 @@ def clock_now(app):
     return app.extensions["clock"].now()
 
 
-def signed_in(app, username: str):
-    """A test client of its own, logged in through the real login form."""
+def english(app):
+    """A test client of its own showing the pages in English (the default is Chinese)."""
     c = app.test_client()
+    c.get("/lang/en")
+    return c
+
+
+def signed_in(app, username: str):
+    """A test client of its own (English), logged in through the real login form."""
+    c = english(app)
     token = csrf_from(c.get("/accounts/login").get_data(as_text=True))
     r = c.post("/accounts/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
     assert r.status_code == 302, "login failed"
@@ -192,7 +199,7 @@ def test_the_officer_creates_notifies_and_publishes_a_lot_that_the_public_then_s
     session.expire_all()
     assert rnd.state == RoundState.ANNOUNCED and rnd.announcement_sha256
 
-    public = app.test_client()
+    public = english(app)
     listing = public.get("/auction/lots").get_data(as_text=True)
     assert "镜湖区某小区3栋502室" in listing and "¥700,000.00" in listing
     page = public.get(f"/auction/lots/{lot.id}")
@@ -203,9 +210,37 @@ def test_the_officer_creates_notifies_and_publishes_a_lot_that_the_public_then_s
                  f"/auction/lots/{lot.id}/photos/{world['photo']}", "Special notices (A13)"):
         assert text in html, text
     assert "王某" not in html  # the debtor's name is not in the publication set
-    photo = public.get(f"/auction/lots/{lot.id}/photos/{world['photo']}")
-    assert photo.status_code == 200 and photo.mimetype == "image/png"
+    with public.get(f"/auction/lots/{lot.id}/photos/{world['photo']}") as photo:
+        assert photo.status_code == 200 and photo.mimetype == "image/png"
     assert public.get(f"/cases/files/{world['photo']}").status_code == 302  # the staff route stays closed
+
+
+def test_unreadable_input_is_a_field_error_never_a_500(app, session, world):
+    c = signed_in(app, world["officer"].username)
+    new = f"/auction/assets/{world['asset'].id}/lot/new"
+    r = post(c, new, {"title": "x", **terms_data(app, starting_price="七十万", start_at="tomorrow", end_at=" ",
+                                                       deposit=" ", balance_days="0"),
+                      "bundle": "abc"}, page=new)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "Please correct the marked fields." in html
+    assert "Enter an amount in yuan" in html and "YYYY-MM-DD HH:MM" in html
+    assert html.count("This field is required.") == 2  # the blank end and the blank deposit
+    assert session.scalars(select(Lot)).all() == []
+
+
+def test_priced_assets_of_the_case_are_bundled_into_one_lot(app, session, world):
+    car = make_priced_asset(session, world["case"], title="奥迪A6L", category="vehicle", price=Decimal("200000"))
+    c = signed_in(app, world["officer"].username)
+    new = f"/auction/assets/{world['asset'].id}/lot/new"
+    html = c.get(new).get_data(as_text=True)
+    assert 'name="bundle"' in html and "奥迪A6L" in html
+    r = post(c, new, {"title": "房产及车辆", "bundle": str(car.id), **terms_data(app)}, page=new)
+    assert "at least ¥840,000.00" in r.get_data(as_text=True)  # 70 % of ¥1,200,000
+    lot = create_through_form(app, c, world, bundle=str(car.id), starting_price="840000", deposit="84000")
+    assert {la.asset_id for la in lot.assets} == {world["asset"].id, car.id}
+    assert lot.reference_price == Decimal("1200000.00")
+    assert "奥迪A6L" not in c.get(f"/auction/assets/{world['asset'].id}/lot/new").get_data(as_text=True).split(
+        "Lots of this asset")[0]
 
 
 def test_publication_is_refused_when_the_notices_are_too_recent(app, session, world):
@@ -250,7 +285,7 @@ def test_a_priority_holder_is_confirmed_and_published_without_its_name(app, sess
          {"notice-recipient": f"holder:{holder.id}", "notice-method": "waived", "notice-detail": "书面放弃",
           "notice-at": local_input(clock_now(app) - timedelta(hours=1))}, page=manage, prefix="notice")
     post(c, f"/auction/rounds/{lot.current.id}/publish", {}, page=manage)
-    html = app.test_client().get(f"/auction/lots/{lot.id}").get_data(as_text=True)
+    html = english(app).get(f"/auction/lots/{lot.id}").get_data(as_text=True)
     assert "承租人优先购买权" in html and "承租人刘某" not in html
 
 
@@ -301,7 +336,7 @@ def test_bidders_and_parties_do_not_reach_the_court_pages(app, session, world):
 def test_an_unpublished_lot_is_404_for_the_public_and_a_preview_for_its_court(app, session, world):
     c = signed_in(app, world["officer"].username)
     lot = create_through_form(app, c, world)
-    public = app.test_client()
+    public = english(app)
     assert public.get(f"/auction/lots/{lot.id}").status_code == 404
     assert public.get(f"/auction/lots/{lot.id}/photos/{world['photo']}").status_code == 404
     assert lot.title not in public.get("/auction/lots").get_data(as_text=True)
@@ -318,7 +353,7 @@ def test_after_the_close_the_public_page_shows_the_price_and_the_confirmation_ne
     lot = published_lot(app, session, world)
     rnd = lot.current
     buyer = make_bidder(session, real_name="李买受", username="buyer_li")
-    public = app.test_client()
+    public = english(app)
     before = public.get(f"/auction/lots/{lot.id}").get_data(as_text=True)
     assert "李买受" not in before and "buyer_li" not in before
     assert "registered" not in before.lower() and "registrant" not in before.lower()
@@ -348,8 +383,8 @@ def test_after_the_close_the_public_page_shows_the_price_and_the_confirmation_ne
     post(c, f"/auction/rounds/{rnd.id}/ruling", {}, page=manage)
     session.expire_all()
     assert rnd.state == RoundState.RULED and rnd.ruling_sha256
-    ruling = c.get(f"/auction/lots/{lot.id}/documents/{rnd.ruling_sha256}")
-    assert ruling.status_code == 200 and ruling.mimetype == "application/pdf"
+    with c.get(f"/auction/lots/{lot.id}/documents/{rnd.ruling_sha256}") as ruling:
+        assert ruling.status_code == 200 and ruling.mimetype == "application/pdf"
     assert public.get(f"/documents/{rnd.ruling_sha256}").status_code == 404  # the ruling is not public
 
 
@@ -360,7 +395,7 @@ def test_a_postponement_is_published_with_its_reason_and_the_round_resumes(app, 
     r = post(c, f"/auction/rounds/{lot.current.id}/pause", {"pause-kind": "suspend", "pause-reason": "案外人提出异议"},
              page=manage, prefix="pause")
     assert r.status_code == 302
-    html = app.test_client().get(f"/auction/lots/{lot.id}").get_data(as_text=True)
+    html = english(app).get(f"/auction/lots/{lot.id}").get_data(as_text=True)
     assert "案外人提出异议" in html and "Postponed (暂缓)" in html
     r = post(c, f"/auction/rounds/{lot.current.id}/cause-ended", {}, page=manage, follow=True)
     assert "Resume the round by" in r.get_data(as_text=True)
@@ -419,7 +454,7 @@ def test_the_listing_filters_searches_and_paginates(app, session, world):
             services.record_notice(session, actor=officer, round_id=lot.current.id, party_id=p.id,
                                    method=NoticeMethod.SERVED, detail="x", at=ctx.now - timedelta(days=4), ctx=ctx)
         services.publish(session, actor=officer, round_id=lot.current.id, ctx=ctx)
-    public = app.test_client()
+    public = english(app)
     first = public.get("/auction/lots").get_data(as_text=True)
     assert "21 lots" in first and "Page 1 of 2" in first and first.count('class="asset-item lot-item"') == 20
     second = public.get("/auction/lots?page=2").get_data(as_text=True)
@@ -452,7 +487,7 @@ def test_the_case_and_asset_pages_link_to_the_auction(app, session, world):
     html = c.get(f"/cases/assets/{world['asset'].id}").get_data(as_text=True)
     assert f"/auction/assets/{world['asset'].id}/lot/new" in html and "Put up for auction" in html
     assert "Auction lots of this case" in c.get(f"/cases/{world['case'].id}").get_data(as_text=True)
-    assert "Auctions" in app.test_client().get("/").get_data(as_text=True)
+    assert "Auctions" in english(app).get("/").get_data(as_text=True)
     lot = create_through_form(app, c, world)
     assert f"/auction/lots/{lot.id}/manage" in c.get(f"/cases/assets/{world['asset'].id}").get_data(as_text=True)
 
