@@ -150,3 +150,9 @@ class RevealForm(FlaskForm):
     """The party reveals its secret before the draw (leading and trailing spaces are ignored)."""
 
     secret = StringField(_l("Your secret"), filters=[_strip], validators=[DataRequired(), Length(max=200)])
+
+
+class FeeForm(FlaskForm):
+    """E51/E52 advance (from the estimated fee) or the fee paid to the agency (E50)."""
+
+    amount = StringField(_l("Amount (yuan)"), validators=[DataRequired(), Length(max=20)])

@@ -47,6 +47,7 @@ from appraisal import draw as protocol
 from appraisal import labels, rules, services
 from appraisal.context import context_for
 from appraisal.forms import (
+    FeeForm,
     AgreedAgenciesForm, CommitForm, DecideObjectionForm, DecisionForm, EmptyForm, MethodForm, NegotiationForm,
     ObjectionForm, ReasonForm, RevealForm, ReviewValuationForm, ScheduleDrawForm, SecretCommitForm,
 )
@@ -361,6 +362,7 @@ def procedure(procedure_id: int):
     return render_template(
         "appraisal/procedure.html", proc=proc, asset=proc.asset, case=case, labels=labels, now=t,
         officer=officer, party=party, agency_id=agency_id, staff=staff, deadline=_next_deadline(proc),
+        fee_form=FeeForm(),
         objections_close=close, can_object=can_object, objections=objections, valuations=valuations,
         inquiries=inquiries, sealed=proc.state in INQUIRING and not staff,
         negotiation=[s for s in proc.submissions if s.party_id], final=final, successor=successor,
@@ -399,6 +401,43 @@ def schedule_draw(procedure_id: int):
         flash(_("Draw scheduled for %(time)s (Beijing time); the parties were notified.",
                 time=local_time(d.scheduled_at, "%Y-%m-%d %H:%M")), "success")
     return _back(proc, "agencies")
+
+
+@bp.post("/commissions/<int:commission_id>/fees/<kind>")
+@login_required
+def commission_fee(commission_id: int, kind: str):
+    """Record the applicant's fee advance (E51/E52: 50 % of the estimated fee) or pay the
+    agency its fee (E50) — both through the case-fund ledger.
+
+    :raise 404: unknown commission or kind; :raise 403: not the case's officer
+    """
+    from appraisal.models import Commission
+    from core.money import MoneyError, parse_money
+
+    c = db_session().get(Commission, commission_id)
+    if c is None or kind not in ("advance", "fee"):
+        abort(404)
+    proc = _load_procedure(c.procedure_id, officer=True)
+    form = FeeForm()
+    if not form.validate_on_submit():
+        _invalid(form)
+        return _back(proc, "commissions")
+    try:
+        amount = parse_money(form.amount.data)
+    except MoneyError:
+        flash(_("The amount is not valid."), "error")
+        return _back(proc, "commissions")
+    if kind == "advance":
+        paid = _call(services.record_fee_advance, commission_id=c.id, estimated_fee=amount)
+        if paid is not None:
+            flash(_("Advance of %(amount)s recorded in the case funds (E52: half the estimated fee).",
+                    amount=f"¥{paid:,.2f}"), "success")
+    else:
+        paid = _call(services.settle_appraisal_fee, commission_id=c.id, fee=amount)
+        if paid is not None:
+            flash(_("Fee of %(amount)s paid to the agency from the case funds (E50).", amount=f"¥{paid:,.2f}"),
+                  "success")
+    return _back(proc, "commissions")
 
 
 @bp.post("/procedures/<int:procedure_id>/agreed")

@@ -865,9 +865,11 @@ def upcoming(session: Session) -> list[datetime]:
 
 @dataclass(frozen=True)
 class Alert:
-    round: Round
+    round: Round | None
     what: str  # msgid
     deadline: object
+    #: For alerts about an asset not yet in a lot (E48).
+    asset: Asset | None = None
 
 
 def alerts(session: Session, *, user: User, today, rulebook) -> list[Alert]:
@@ -904,4 +906,64 @@ def alerts(session: Session, *, user: User, today, rulebook) -> list[Alert]:
         elif rnd.state in (RoundState.SUSPENDED, RoundState.HALTED) and rnd.resume_by \
                 and rules.overdue(rnd.resume_by, today):
             out.append(Alert(rnd, N_("Not resumed within 5 days after the cause ended (A49)"), rnd.resume_by))
+    out += _selling_not_started(session, user=user, today=today, rulebook=rulebook)
     return out
+
+
+def _selling_not_started(session: Session, *, user: User, today, rulebook) -> list[Alert]:
+    """E48: selling must start ≤ 10 days after the reference price is fixed; a priced asset
+    still not in a lot is flagged the day after."""
+    from appraisal.rules import selling_start_deadline
+
+    stmt = (select(Procedure, Asset).join(Asset, Procedure.asset_id == Asset.id).join(Case, Asset.case_id == Case.id)
+            .where(Procedure.state == ProcedureState.FINAL, Asset.stage == AssetStage.PRICED))
+    if user.role in (Role.OFFICER, Role.FINANCE):
+        stmt = stmt.where(Case.court_id == user.court_id)
+    out = []
+    for proc, asset in session.execute(stmt):
+        if session.scalar(select(LotAsset.id).where(LotAsset.asset_id == asset.id)) is not None:
+            continue
+        d = selling_start_deadline(local_date(proc.final_at), rulebook)
+        if rules.overdue(d, today):
+            out.append(Alert(None, N_("Selling not started within 10 days of the reference price (E48)"), d, asset))
+    return out
+
+
+def evidence(session: Session, *, user: User, round_id: int) -> dict:
+    """The record of a round for an objection or an annulment (A52): terms, notices, public
+    and internal events, documents with their hashes, and every ledger entry of the lot's and
+    the round's streams (bids appear by code: identities stay in the sealed transcript)."""
+    rnd = session.get(Round, round_id)
+    if rnd is None:
+        raise NotFound()
+    try:
+        case_services.get_case_for(session, user, rnd.lot.case_id)
+    except case_services.CaseNotFound:
+        raise NotFound() from None
+    if user.role == Role.PARTY:
+        raise NotAllowed()
+    from core.audit import AuditEntry
+    from core.models import Document
+
+    entries = session.scalars(select(AuditEntry).where(AuditEntry.stream.in_([f"lot:{rnd.lot_id}", f"round:{rnd.id}"]))
+                              .order_by(AuditEntry.at, AuditEntry.id)).all()
+    docs = session.scalars(select(Document).where(Document.subject == f"case:{rnd.lot.case_id}",
+                                                  Document.reference.like(f"%-{rnd.lot_id}-{rnd.seq}"))).all()
+    return {
+        "lot": {"id": rnd.lot_id, "title": rnd.lot.title, "case": rnd.lot.case.number,
+                "reference_price": str(rnd.lot.reference_price)},
+        "round": {"id": rnd.id, "seq": rnd.seq, "kind": str(rnd.kind), "state": str(rnd.state),
+                  "starting_price": str(rnd.starting_price), "deposit": str(rnd.deposit),
+                  "increment": str(rnd.increment), "start_at": rnd.start_at.isoformat(),
+                  "end_at": rnd.end_at.isoformat(), "published_at": rnd.published_at.isoformat() if rnd.published_at else None,
+                  "closed_at": rnd.closed_at.isoformat() if rnd.closed_at else None,
+                  "sale_price": str(rnd.sale_price) if rnd.sale_price is not None else None,
+                  "buyer_code": rnd.buyer_code},
+        "notices": [{"recipient": n.recipient, "method": str(n.method), "detail": n.detail, "at": n.at.isoformat()}
+                    for n in rnd.notices],
+        "events": [{"kind": e.kind, "reason": e.reason, "public": e.public, "at": e.at.isoformat(), "actor": e.actor}
+                   for e in rnd.events],
+        "documents": [{"kind": d.kind, "title": d.title, "reference": d.reference, "sha256": d.sha256} for d in docs],
+        "ledger": [{"stream": e.stream, "seq": e.seq, "action": e.action, "at": e.at.isoformat(), "actor": e.actor,
+                    "payload": e.payload, "hash": e.hash} for e in entries],
+    }

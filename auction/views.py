@@ -487,6 +487,27 @@ def new_lot(asset_id: int):
 # --- the manage page and the officer's actions --------------------------------------------------
 
 
+@bp.get("/rounds/<int:round_id>/evidence.json")
+@login_required
+def evidence(round_id: int):
+    """Download the round's record for an objection or an annulment (A52): terms, notices,
+    events, documents and ledger entries, as JSON.
+
+    :raise 404: unknown or not visible; :raise 403: parties
+    """
+    import json
+
+    try:
+        data = services.evidence(db_session(), user=current_user, round_id=round_id)
+    except services.NotFound:
+        abort(404)
+    except services.NotAllowed:
+        abort(403)
+    return current_app.response_class(
+        json.dumps(data, ensure_ascii=False, indent=2), mimetype="application/json",
+        headers={"Content-Disposition": f"attachment; filename=round-{round_id}-evidence.json"})
+
+
 @bp.get("/lots/<int:lot_id>/manage")
 @login_required
 def manage(lot_id: int):

@@ -454,3 +454,21 @@ def test_the_draw_json_is_a_download_the_verifier_reads(app, session, world, cli
     assert json.loads(r.data)["asset"] == world["asset"].title  # UTF-8, not escaped
     assert "python -m appraisal.verify" in client.get(f"/appraisal/draws/{d.id}").get_data(as_text=True)
 
+
+
+def test_the_officer_records_the_fee_advance_through_the_case_funds(app, session, world):
+    from cases import services as case_services
+    from cases.rules import FundAccount
+
+    proc, v, agency = served_report(app, session, world)
+    c = v.commission
+    page = f"/appraisal/procedures/{proc.id}"
+    officer = signed_in(app, world["officer"].username)
+    assert f"commissions/{c.id}/fees/advance" in officer.get(page).get_data(as_text=True)
+    assert post(officer, f"/appraisal/commissions/{c.id}/fees/advance", {"amount": "abc"}, page=page).status_code == 302
+    assert case_services.fund_balances(session, world["case"].id)[FundAccount.COURT] == Decimal("0.00")
+    post(officer, f"/appraisal/commissions/{c.id}/fees/advance", {"amount": "12,000"}, page=page)
+    session.expire_all()
+    assert case_services.fund_balances(session, world["case"].id)[FundAccount.COURT] == Decimal("6000.00")
+    party = signed_in(app, world["parties"][PartyRole.DEBTOR].username)
+    assert post(party, f"/appraisal/commissions/{c.id}/fees/advance", {"amount": "1"}, page=page).status_code == 403

@@ -348,3 +348,19 @@ def test_unknown_rounds(session, world, ctx):
     with pytest.raises(services.NotFound):
         services.publish(session, actor=world["officer"], round_id=987654, ctx=ctx)
     assert session.get(Round, 987654) is None
+
+
+def test_a_priced_asset_not_put_up_for_sale_within_10_days_is_flagged(session, world, ctx):
+    from appraisal.models import Procedure
+    from cases.rules import local_today
+
+    proc = session.scalars(select(Procedure).where(Procedure.asset_id == world["asset"].id)).one()
+    fixed = local_today(proc.final_at)
+    assert not [a for a in services.alerts(session, user=world["officer"], today=fixed + timedelta(days=10),
+                                           rulebook=SPC) if a.asset]
+    late = [a for a in services.alerts(session, user=world["officer"], today=fixed + timedelta(days=11), rulebook=SPC)
+            if a.asset]
+    assert len(late) == 1 and "E48" in late[0].what
+    new_lot(session, world, ctx)
+    assert not [a for a in services.alerts(session, user=world["officer"], today=fixed + timedelta(days=11),
+                                           rulebook=SPC) if a.asset]

@@ -499,3 +499,26 @@ def test_rounds_unknown_to_everyone_are_404(app, session, world):
     assert c.get("/auction/lots/987654/manage").status_code == 404
     assert c.get("/auction/assets/987654/lot/new").status_code == 404
     assert session.get(Round, 987654) is None
+
+
+def test_the_evidence_record_of_a_round_downloads_for_the_court_only(app, session):
+    import json
+
+    from core.context import context_for
+    from tests.auction.test_services import published_lot
+    from tests.conftest import csrf_from
+    from tests.factories import make_case, make_priced_asset
+
+    case = make_case(session)
+    world = {"case": case, "officer": case.officer, "asset": make_priced_asset(session, case)}
+    lot, rnd = published_lot(session, world, context_for(app, session, app.extensions["clock"].now()))
+    client = app.test_client()
+    assert client.get(f"/auction/rounds/{rnd.id}/evidence.json").status_code == 302  # login first
+    page = client.get("/accounts/login")
+    client.post("/accounts/login", data={"username": case.officer.username, "password": "Passw0rd-Demo",
+                                         "csrf_token": csrf_from(page.get_data(as_text=True))})
+    r = client.get(f"/auction/rounds/{rnd.id}/evidence.json")
+    assert r.status_code == 200
+    data = json.loads(r.data)
+    assert data["round"]["id"] == rnd.id and any(e["kind"] == "published" for e in data["events"])
+    assert any(d["kind"] == "announcement" for d in data["documents"]) and data["ledger"]
