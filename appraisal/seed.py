@@ -89,12 +89,12 @@ def seed_appraisal(session, *, now, rulebook) -> list[str]:
     session.commit()
 
     # The house: a complete commissioned appraisal, 40 days ago → final.
-    ctx0 = context_for(current_app, session, now - timedelta(days=40))
+    ctx0 = context_for(current_app, session, now - rulebook.day * 40)
     house = session.scalar(select(Asset).where(Asset.case_id == house_case.id,
                                                Asset.category == AssetCategory.REAL_ESTATE))
     proc = services.open_procedure(session, actor=officer, asset_id=house.id, method=Method.COMMISSIONED, ctx=ctx0)
     d = services.schedule_draw(session, actor=officer, procedure_id=proc.id,
-                               draw_at=ctx0.now + timedelta(days=1, hours=2), ctx=ctx0)
+                               draw_at=ctx0.now + rulebook.day * (1 + 2 / 24), ctx=ctx0)
     debtor_party = next(p for p in house_case.parties if p.role == PartyRole.DEBTOR)
     debtor_user = session.get(User, debtor_party.user_id) if debtor_party.user_id else None
     if debtor_user is not None:
@@ -102,22 +102,22 @@ def seed_appraisal(session, *, now, rulebook) -> list[str]:
         services.commit_contribution(session, actor=debtor_user, draw_id=d.id,
                                      commitment=protocol.contribution_commitment(d.id, secret), ctx=ctx0)
         services.reveal_contribution(session, actor=debtor_user, draw_id=d.id, secret=secret,
-                                     ctx=replace(ctx0, now=ctx0.now + timedelta(hours=3)))
-    t = replace(ctx0, now=ctx0.now + timedelta(days=1, hours=3))
+                                     ctx=replace(ctx0, now=ctx0.now + rulebook.day * (3 / 24)))
+    t = replace(ctx0, now=ctx0.now + rulebook.day * (1 + 3 / 24))
     services.run_due(session, t)
     session.refresh(proc)
     commission = proc.commissions[-1]
     agency = session.get(Agency, commission.agency_id)
     services.answer_commission(session, actor=agency.user, commission_id=commission.id, accept=True, reason="",
-                               ctx=replace(t, now=t.now + timedelta(hours=5)))
-    submitted = replace(t, now=t.now + timedelta(days=12))
+                               ctx=replace(t, now=t.now + rulebook.day * (5 / 24)))
+    submitted = replace(t, now=t.now + rulebook.day * 12)
     v = services.submit_valuation(session, actor=agency.user, commission_id=commission.id, amount=Decimal("2150000"),
                                   effective_on=submitted.now.date() - timedelta(days=2),
                                   valid_until=submitted.now.date() + timedelta(days=360),
                                   appraiser_ids=[a.id for a in agency.appraisers], report=_pdf(), ctx=submitted)
-    served = replace(submitted, now=submitted.now + timedelta(days=1))
+    served = replace(submitted, now=submitted.now + rulebook.day)
     services.review_valuation(session, actor=officer, valuation_id=v.id, accept=True, note="报告要素齐全", ctx=served)
-    services.run_due(session, replace(served, now=served.now + timedelta(days=12)))
+    services.run_due(session, replace(served, now=served.now + rulebook.day * 12))
 
     # A series asset with a draw coming up (countdown on the public draw page).
     lines = [f"Demo appraisal: 6 agencies (login agency … agency6), 3 online platforms, 1 institution; "

@@ -117,17 +117,17 @@ def seed_auction(session, *, now, rulebook) -> list[str]:
         asset = case and session.scalar(select(Asset).where(Asset.case_id == case.id))
         if asset is None:
             continue
-        past = now - timedelta(days=60)
+        past = now - rulebook.day * 60
         _basis(session, case)
         _photo(session, asset, officer, past)
         _negotiated(session, app, officer, asset, Decimal("120000"), past)
         ctx = context_for(app, session, past)
-        start = past + timedelta(days=16)
+        start = past + rulebook.day * 16
         lot = services.create_lot(session, actor=officer, asset_ids=[asset.id], title=asset.title,
                                   terms=_terms(start, rulebook, price=Decimal("84000"), movable=True, balance_days=10),
                                   ctx=ctx)
         rnd = lot.current
-        _notify(session, officer, rnd, ctx, past - timedelta(days=4))
+        _notify(session, officer, rnd, ctx, past - rulebook.day * 4)
         services.publish(session, actor=officer, round_id=rnd.id, ctx=ctx)
         services.run_due(session, replace(ctx, now=start))
         closing = replace(ctx, now=rnd.end_at)
@@ -138,8 +138,8 @@ def seed_auction(session, *, now, rulebook) -> list[str]:
             bidder = session.scalar(select(User).where(User.username == "bidder"))
             services.record_sale(session, round_id=rnd.id, buyer_id=bidder.id, buyer_code="A7K2",
                                  price=Decimal("96000"), ctx=closing, commit=True)
-            paid = replace(closing, now=closing.now + timedelta(days=5))
+            paid = replace(closing, now=closing.now + rulebook.day * 5)
             services.record_balance_paid(session, actor=officer, round_id=rnd.id, amount=Decimal("87600"), ctx=paid)
-            services.issue_ruling(session, actor=officer, round_id=rnd.id, ctx=replace(paid, now=paid.now + timedelta(days=2)))
+            services.issue_ruling(session, actor=officer, round_id=rnd.id, ctx=replace(paid, now=paid.now + rulebook.day * 2))
             lines.append(f"Demo lot #{lot.id}: {lot.title} — sold for ¥96,000.00 to the demo bidder, ruled")
     return lines

@@ -32,3 +32,11 @@ def test_seed_demo_is_idempotent_and_verify_passes_then_catches_an_edit(app, ses
     broken = runner.invoke(args=["audit", "verify"])
     assert broken.exit_code == 1
     assert f"first bad entry: audit entry #{victim.id}" in broken.output
+
+
+def test_the_demo_rulebook_seeds_the_same_story_in_compressed_time(app_factory, session):
+    app = app_factory(RULEBOOK="demo")
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "first auction announced" in result.output and "sold for" in result.output
+    assert app.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
