@@ -37,6 +37,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, timezone
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import session as http_session
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import and_, func, select
@@ -135,7 +136,10 @@ def _call(use_case, **kwargs):
 
 
 def _back(lot: Lot, anchor: str = ""):
-    return redirect(url_for("auction.manage", lot_id=lot.id) + (f"#{anchor}" if anchor else ""))
+    """Back to the manage page; to its section, unless a refusal was flashed (shown at the top:
+    jumping down would hide it)."""
+    refused = any(category == "error" for category, _m in http_session.get("_flashes", []))
+    return redirect(url_for("auction.manage", lot_id=lot.id) + (f"#{anchor}" if anchor and not refused else ""))
 
 
 # --- loading with access checks ---------------------------------------------------------------
