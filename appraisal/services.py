@@ -350,32 +350,8 @@ def schedule_draw(session: Session, *, actor: User | None, procedure_id: int, dr
         raise Refused(N_("A draw is already scheduled."))
     if draw_at - ctx.now < ctx.rulebook.days(ctx.rulebook.draw_notice_days):
         raise Refused(N_("Parties must be notified at least one day before the draw (decision 14)."))
-    asset = proc.asset
-    try:
-        pool = rules.draw_pool(agency_facts(session), specialty=specialty_for(asset.category),
-                               region=Region(asset.region_code), party_fingerprints=_party_fingerprints(proc),
-                               excluded_ids=_tried_agencies(proc), rulebook=ctx.rulebook,
-                               requested_region=requested_region or proc.requested_region)
-    except AppraisalRuleError as exc:
-        raise Refused(str(exc)) from None
-    seed = protocol.new_seed()
-    members = [{"id": a.id, "name": a.name, "licence": a.licence} for a in pool.agencies]
-    d = Draw(specialty=str(specialty_for(asset.category)), level=pool.level,
-             region_code=pool.region_code, scheduled_at=draw_at, status="scheduled", pool=members,
-             exclusions=[{"id": i, "name": n, "reason": r} for i, n, r in pool.exclusions],
-             pool_digest=protocol.pool_digest(members), seed_commitment=protocol.seed_commitment(seed),
-             seed_encrypted=ctx.vault.seal(seed), created_at=ctx.now)
-    proc.draws.append(d)
-    session.flush()
-    _record(session, proc, actor.actor if actor else "system:scheduler", "draw.scheduled",
-            {"draw_id": d.id, "at": draw_at.isoformat(), "pool": [m["id"] for m in members],
-             "pool_digest": d.pool_digest, "seed_commitment": d.seed_commitment, "level": pool.level,
-             "exclusions": [[i, r] for i, _, r in pool.exclusions]}, ctx)
-    for party in asset.case.parties:
-        notify(session, user_id=party.user_id, email=party.email, now=ctx.now,
-               subject=f"摇号通知：{asset.case.number}",
-               body=f"将于 {beijing_time(draw_at)}（北京时间） 在线摇号选定评估机构；您可在摇号前提交自己的随机数并在线观看："
-                    f"{ctx.base_url}/appraisal/draws/{d.id}")
+    d = _freeze_draw(session, proc, draw_at, ctx, actor=actor.actor if actor else "system:scheduler",
+                     requested_region=requested_region or proc.requested_region)
     session.commit()
     return d
 
@@ -559,13 +535,23 @@ def _schedule_redraw(session, proc: Procedure, at: datetime, ctx: Context) -> Dr
 
 
 def schedule_draw_in_tx(session, proc: Procedure, at: datetime, ctx: Context) -> Draw:
-    """Like :func:`schedule_draw` for the system (no actor), without committing."""
+    """Like :func:`schedule_draw` for the system (a redraw, decision 14), without committing."""
+    return _freeze_draw(session, proc, at, ctx, actor="system:scheduler", requested_region=proc.requested_region)
+
+
+def _freeze_draw(session, proc: Procedure, at: datetime, ctx: Context, *, actor: str,
+                 requested_region: str | None) -> Draw:
+    """Freeze the eligible pool, commit to a fresh seed, record both in the ledger and notify
+    the parties (decision 14). No commit.
+
+    :raise Refused: when the pool is too small.
+    """
     asset = proc.asset
     try:
         pool = rules.draw_pool(agency_facts(session), specialty=specialty_for(asset.category),
                                region=Region(asset.region_code), party_fingerprints=_party_fingerprints(proc),
                                excluded_ids=_tried_agencies(proc), rulebook=ctx.rulebook,
-                               requested_region=proc.requested_region)
+                               requested_region=requested_region)
     except AppraisalRuleError as exc:
         raise Refused(str(exc)) from None
     seed = protocol.new_seed()
@@ -577,9 +563,15 @@ def schedule_draw_in_tx(session, proc: Procedure, at: datetime, ctx: Context) ->
              seed_encrypted=ctx.vault.seal(seed), created_at=ctx.now)
     proc.draws.append(d)
     session.flush()
-    _record(session, proc, "system:scheduler", "draw.scheduled",
-            {"draw_id": d.id, "at": at.isoformat(), "pool": [m["id"] for m in members], "pool_digest": d.pool_digest,
-             "seed_commitment": d.seed_commitment, "level": pool.level}, ctx)
+    _record(session, proc, actor, "draw.scheduled",
+            {"draw_id": d.id, "at": at.isoformat(), "pool": [m["id"] for m in members],
+             "pool_digest": d.pool_digest, "seed_commitment": d.seed_commitment, "level": pool.level,
+             "exclusions": [[i, r] for i, _, r in pool.exclusions]}, ctx)
+    for party in asset.case.parties:
+        notify(session, user_id=party.user_id, email=party.email, now=ctx.now,
+               subject=f"摇号通知：{asset.case.number}",
+               body=f"将于 {beijing_time(at)}（北京时间） 在线摇号选定评估机构；您可在摇号前提交自己的随机数并在线观看："
+                    f"{ctx.base_url}/appraisal/draws/{d.id}")
     return d
 
 
