@@ -22,3 +22,4 @@ def init_app(app) -> None:
     register_due_source(app, DueSource(
         "auction", lambda session, now: services.run_due(session, context_for(app, session, now)),
         services.upcoming))
+

@@ -526,7 +526,7 @@ def annul(session: Session, *, actor: User, round_id: int, ground: str, reason: 
 
 
 def record_sale(session: Session, *, round_id: int, buyer_id: int, buyer_code: str, price: Decimal, ctx: Context,
-                commit: bool = False) -> Round:
+                commit: bool = False, documents: bool = True) -> Round:
     """The close found a winner: SOLD, then AWAITING_BALANCE with the balance due date (A39);
     the 成交确认书 with the buyer's real identity is generated and published (A34). Runs in
     the caller's (the close's) transaction."""
@@ -538,15 +538,8 @@ def record_sale(session: Session, *, round_id: int, buyer_id: int, buyer_code: s
     rnd.balance_due_at = ctx.now + ctx.rulebook.days(rnd.balance_days)
     for la in rnd.lot.assets:
         case_services.mark_asset_stage(session, la.asset, AssetStage.SOLD, actor="system:close", now=ctx.now)
-    if ctx.store is not None:
-        from auction.documents import render_confirmation
-        from core.documents import issue_document
-
-        pdf = render_confirmation(session, rnd, ctx=ctx)
-        doc = issue_document(session, store=ctx.store, kind="confirmation", title=f"成交确认书（{rnd.lot.title}）",
-                             subject=f"case:{rnd.lot.case_id}", data=pdf.data, public=True, actor="system:close",
-                             now=ctx.now, reference=f"确认-{rnd.lot_id}-{rnd.seq}", commit=False)
-        rnd.confirmation_sha256 = doc.sha256
+    if documents and ctx.store is not None:
+        _issue_confirmation(session, rnd, ctx)
     notify(session, user_id=buyer_id, now=ctx.now, subject=f"竞买成功：{rnd.lot.title}",
            body=f"成交价 ¥{rnd.sale_price:,.2f}。请于 {rnd.balance_due_at.isoformat()} 前缴清余款。")
     notify(session, user_id=rnd.lot.case.officer_id, now=ctx.now, subject=f"拍卖成交：{rnd.lot.title}",
@@ -556,7 +549,8 @@ def record_sale(session: Session, *, round_id: int, buyer_id: int, buyer_code: s
     return rnd
 
 
-def record_no_sale(session: Session, *, round_id: int, ctx: Context, commit: bool = False) -> Round:
+def record_no_sale(session: Session, *, round_id: int, ctx: Context, commit: bool = False,
+                   documents: bool = True) -> Round:
     """The close found no valid bid: 流拍 (A42). The relist (30 days, A43) or 变卖 (15 days,
     C01) deadline starts."""
     rnd = session.get(Round, round_id)
@@ -565,19 +559,75 @@ def record_no_sale(session: Session, *, round_id: int, ctx: Context, commit: boo
     for la in rnd.lot.assets:
         case_services.mark_asset_stage(session, la.asset, AssetStage.UNSOLD, actor="system:close", now=ctx.now)
     _event(session, rnd, "unsold", "system:close", ctx)
-    if ctx.store is not None:
-        from auction.documents import render_unsold_record
-        from core.documents import issue_document
-
-        pdf = render_unsold_record(rnd, ctx=ctx)
-        issue_document(session, store=ctx.store, kind="unsold_record", title=f"流拍记录（{rnd.lot.title}）",
-                       subject=f"case:{rnd.lot.case_id}", data=pdf.data, public=True, actor="system:close",
-                       now=ctx.now, reference=f"流拍-{rnd.lot_id}-{rnd.seq}", commit=False)
+    if documents and ctx.store is not None:
+        _issue_unsold_record(session, rnd, ctx)
     notify(session, user_id=rnd.lot.case.officer_id, now=ctx.now, subject=f"流拍：{rnd.lot.title}",
            body="本轮拍卖无人出价。第一次流拍后应于30日内公告第二次拍卖；第二次流拍后应于15日内公告变卖。")
     if commit:
         session.commit()
     return rnd
+
+
+def _issue_confirmation(session, rnd: Round, ctx: Context) -> None:
+    from auction.documents import render_confirmation
+    from core.documents import issue_document
+
+    pdf = render_confirmation(session, rnd, ctx=ctx)
+    doc = issue_document(session, store=ctx.store, kind="confirmation", title=f"成交确认书（{rnd.lot.title}）",
+                         subject=f"case:{rnd.lot.case_id}", data=pdf.data, public=True, actor="system:close",
+                         now=ctx.now, reference=f"确认-{rnd.lot_id}-{rnd.seq}", commit=False)
+    rnd.confirmation_sha256 = doc.sha256
+
+
+def _unsold_reference(rnd: Round) -> str:
+    return f"流拍-{rnd.lot_id}-{rnd.seq}"
+
+
+def _issue_unsold_record(session, rnd: Round, ctx: Context) -> None:
+    from auction.documents import render_unsold_record
+    from core.documents import issue_document
+
+    pdf = render_unsold_record(rnd, ctx=ctx)
+    issue_document(session, store=ctx.store, kind="unsold_record", title=f"流拍记录（{rnd.lot.title}）",
+                   subject=f"case:{rnd.lot.case_id}", data=pdf.data, public=True, actor="system:close",
+                   now=ctx.now, reference=_unsold_reference(rnd), commit=False)
+
+
+def issue_close_documents(session: Session, ctx: Context, *, limit: int = 20) -> int:
+    """The scheduler files the 成交确认书 (A34) or the 流拍 record of rounds the bidding close
+    left without one: rendering a PDF takes ~0.2 s, too long to hold inside the close of a
+    round when hundreds end in the same minute. Idempotent: each round is re-checked under its
+    lock."""
+    from core.models import Document
+
+    done = 0
+    sold = session.scalars(select(Round.id).where(Round.closed_at.is_not(None), Round.buyer_id.is_not(None),
+                                                  Round.confirmation_sha256.is_(None)).limit(limit)).all()
+    for rid in sold:
+        rnd = _locked(session, rid)
+        if rnd is not None and rnd.confirmation_sha256 is None and ctx.store is not None:
+            _issue_confirmation(session, rnd, ctx)
+            session.commit()
+            done += 1
+        else:
+            session.rollback()
+    unsold = session.scalars(select(Round.id).where(Round.state == RoundState.UNSOLD, Round.closed_at.is_not(None))
+                             .limit(200)).all()
+    for rid in unsold:
+        rnd = session.get(Round, rid)
+        if session.scalar(select(Document.id).where(Document.reference == _unsold_reference(rnd))) is not None:
+            continue
+        rnd = _locked(session, rid)
+        if ctx.store is not None and session.scalar(
+                select(Document.id).where(Document.reference == _unsold_reference(rnd))) is None:
+            _issue_unsold_record(session, rnd, ctx)
+            session.commit()
+            done += 1
+        else:
+            session.rollback()
+        if done >= limit:
+            break
+    return done
 
 
 def record_balance_paid(session: Session, *, actor: User, round_id: int, amount: Decimal, ctx: Context) -> Round:

@@ -21,7 +21,7 @@ from accounts.models import Role, User
 from auction import services as auction_services
 from auction.models import PriorityHolder, Round
 from auction.rules import RoundKind, RoundState
-from bidding import rules
+from bidding import live, rules
 from bidding.models import Bid, Book, Deposit, Registration
 from bidding.rules import BidFacts, BidRefused, DepositState
 from cases import services as case_services
@@ -109,10 +109,11 @@ def register(session: Session, *, user: User, round_id: int, housing_promise: bo
         reg.deposit = Deposit(amount=due, method="exempt", state=DepositState.HELD, declared_at=ctx.now,
                               confirmed_at=ctx.now)
         reg.qualified_at = ctx.now
-    # The ledger records that someone signed up, never who (decision 13): the subject is the
-    # registration's number, the payload empty.
-    audit.record(session, stream=f"round:{rnd.id}", actor="bidder", action="registration.created",
-                 subject=f"registration:{reg.id}", payload={}, now=ctx.now)
+    # Decision 13: neither who registered nor how many may be learnt before the close, and the
+    # ledger is public. The entry goes to the bidder's own stream without naming the round;
+    # the round's stream receives the count at the close.
+    audit.record(session, stream=f"user:{user.id}", actor=user.actor, action="registration.created",
+                 subject="registration", payload={}, now=ctx.now)
     session.commit()
     return reg
 
@@ -169,8 +170,10 @@ def confirm_bank_transfer(session: Session, *, finance: User, deposit_id: int, c
         raise Refused(N_("The payer's name differs from the bidder's real name (decision 10)."))
     dep.state, dep.confirmed_at, dep.confirmed_by_id = DepositState.HELD, ctx.now, finance.id
     dep.registration.qualified_at = ctx.now
-    audit.record(session, stream=f"round:{rnd.id}", actor=finance.actor, action="deposit.confirmed",
-                 subject=f"deposit:{dep.id}", payload={"viewed_by_finance": True}, now=ctx.now)
+    # In the bidder's stream, not the round's: the round's stream is public and must not let
+    # anyone count qualified bidders before the close (decision 13).
+    audit.record(session, stream=f"user:{dep.registration.user_id}", actor=finance.actor, action="deposit.confirmed",
+                 subject="deposit", payload={"viewed_by_finance": True}, now=ctx.now)
     notify(session, user_id=dep.registration.user_id, now=ctx.now, subject="保证金已确认",
            body=f"您的竞买代码：{dep.registration.code}。请凭此代码出价。")
     session.commit()
@@ -208,8 +211,8 @@ def gateway_callback(session: Session, *, secret: str, timestamp: str, body: byt
     dep.method, dep.state, dep.gateway_tx, dep.payer_name, dep.confirmed_at = "gateway", DepositState.HELD, tx, payer, ctx.now
     reg.deposit = dep
     reg.qualified_at = ctx.now
-    audit.record(session, stream=f"round:{rnd.id}", actor="gateway", action="deposit.confirmed",
-                 subject=f"registration:{reg.id}", payload={"tx": tx}, now=ctx.now)
+    audit.record(session, stream=f"user:{reg.user_id}", actor="gateway", action="deposit.confirmed",
+                 subject="deposit", payload={"tx": tx}, now=ctx.now)
     try:
         session.commit()
     except IntegrityError:
@@ -312,6 +315,7 @@ def place_bid(session: Session, *, user: User, round_id: int, amount: Decimal, i
                  subject=f"round:{rnd.id}",
                  payload={"seq": bid.seq, "code": reg.code, "amount": str(amount),
                           "received_at": received.isoformat(), "end_at": new_end.isoformat()}, now=received)
+    live.publish_bid(session, rnd, bid)
     session.commit()
     return Receipt(bid.id, bid.seq, amount, received, new_end, extended)
 
@@ -352,11 +356,11 @@ def close_round(session: Session, *, round_id: int, ctx: Context) -> bool:
                                            amount=dep.amount, source=f"deposit:{dep.id}", memo="竞买保证金",
                                            actor="system:close", now=ctx.now, commit=False)
     if best is None:
-        auction_services.record_no_sale(session, round_id=rnd.id, ctx=close_ctx)
+        auction_services.record_no_sale(session, round_id=rnd.id, ctx=close_ctx, documents=False)
     else:
         winner_reg = session.get(Registration, best.registration_id)
         auction_services.record_sale(session, round_id=rnd.id, buyer_id=winner_reg.user_id, buyer_code=winner_reg.code,
-                                     price=best.amount, ctx=close_ctx)
+                                     price=best.amount, ctx=close_ctx, documents=False)
     for reg in regs:
         dep = reg.deposit
         if dep is None or dep.state != DepositState.HELD:
@@ -375,7 +379,9 @@ def close_round(session: Session, *, round_id: int, ctx: Context) -> bool:
     audit.record(session, stream=f"round:{rnd.id}", actor="system:close", action="round.closed",
                  subject=f"round:{rnd.id}",
                  payload={"bids": len(bids), "winner_code": session.get(Registration, best.registration_id).code
-                          if best else None, "price": str(best.amount) if best else None}, now=ctx.now)
+                          if best else None, "price": str(best.amount) if best else None,
+                          "registrations": len(regs)}, now=ctx.now)
+    live.publish_close(session, rnd)
     session.commit()
     return True
 

@@ -55,6 +55,8 @@ def load_config(instance_path: str | os.PathLike, overrides: dict | None = None)
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "noreply@auction.localhost"),
         "FILES_DIR": env.get("FILES_DIR") or str(instance / "files"),
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        #: Shared secret of the online payment gateway's signed callbacks (bidding).
+        "GATEWAY_SECRET": env.get("GATEWAY_SECRET") or None,
         "SCHEDULER_IN_PROCESS": False,
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",

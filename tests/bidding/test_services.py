@@ -197,3 +197,19 @@ def test_a_late_close_gives_the_same_outcome(session, world, ctx, open_round):
                        clock=FixedClock(rnd.start_at + timedelta(hours=1)))
     services.run_due(session, at(ctx, rnd.end_at + timedelta(hours=5)))  # the scheduler was down
     assert rnd.state == RoundState.AWAITING_BALANCE and rnd.buyer_code == reg.code
+
+
+def test_the_close_leaves_its_documents_to_a_job_that_files_them_once(session, world, ctx, open_round):
+    from core.models import Document
+
+    rnd = open_round
+    a, reg = qualified(session, rnd, ctx)
+    services.place_bid(session, user=a, round_id=rnd.id, amount=Decimal("700000"), idempotency_key="1", ctx=ctx,
+                       clock=FixedClock(rnd.start_at + timedelta(hours=1)))
+    closing = at(ctx, rnd.end_at)
+    services.run_due(session, closing)
+    assert rnd.closed_at and rnd.confirmation_sha256 is None  # the close itself stays short
+    assert auction_services.issue_close_documents(session, closing) == 1
+    assert auction_services.issue_close_documents(session, closing) == 0
+    doc = session.scalars(select(Document).where(Document.kind == "confirmation")).one()
+    assert doc.public and rnd.confirmation_sha256 == doc.sha256
