@@ -11,6 +11,9 @@ def init_app(app) -> None:
 
     app.register_blueprint(bp)
     register_pages(app)
+    from bidding.cli import rounds_cli
+
+    app.cli.add_command(rounds_cli)
     register_due_source(app, DueSource(
         "bidding", lambda session, now: services.run_due(session, context_for(app, session, now)),
         services.upcoming))

@@ -213,3 +213,16 @@ def test_the_close_leaves_its_documents_to_a_job_that_files_them_once(session, w
     assert auction_services.issue_close_documents(session, closing) == 0
     doc = session.scalars(select(Document).where(Document.kind == "confirmation")).one()
     assert doc.public and rnd.confirmation_sha256 == doc.sha256
+
+
+def test_the_cli_closes_due_rounds_once(session, world, ctx, open_round, app_factory):
+    app = app_factory(CLOCK="simulated")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["rounds", "close-due"]).output.strip() == "closed 0 round(s)"
+    from core.clock import move_clock
+
+    move_clock(session, app.extensions["clock"], target=open_round.end_at + timedelta(seconds=1), actor="test")
+    assert runner.invoke(args=["rounds", "close-due"]).output.strip() == "closed 1 round(s)"
+    assert runner.invoke(args=["rounds", "close-due"]).output.strip() == "closed 0 round(s)"
+    session.refresh(open_round)
+    assert open_round.closed_at is not None
