@@ -149,6 +149,8 @@ def document_label(kind: str) -> str:
     return {
         "announcement": _("Announcement (拍卖公告)"), "confirmation": _("Confirmation of sale (成交确认书)"),
         "ruling": _("Ruling (拍卖成交裁定)"), "unsold_record": _("No-sale record (流拍记录)"),
+        "bid_transcript": _("Bid transcript (竞价记录)"),
+        "bid_transcript_sealed": _("Bid transcript with the sealed identity annex (court only)"),
     }.get(str(kind), str(kind))
 
 

@@ -81,7 +81,8 @@ PUBLIC_FILTERS: dict[str, tuple[RoundState, ...]] = {
 #: The officers' dashboard sections, in the order shown.
 DASHBOARD_GROUPS = ("preparation", "announced", "bidding", "paused", "after_sale", "next_step", "closed")
 #: The documents of a round, by the reference prefix the services give them.
-DOCUMENT_PREFIXES = {"公告": "announcement", "确认": "confirmation", "裁定": "ruling", "流拍": "unsold_record"}
+DOCUMENT_PREFIXES = {"公告": "announcement", "确认": "confirmation", "裁定": "ruling", "流拍": "unsold_record",
+                     "竞价": "bid_transcript"}
 
 
 # --- request plumbing -----------------------------------------------------------------------
@@ -286,7 +287,9 @@ def _lot_documents(lot: Lot, *, public_only: bool) -> list[tuple[Round, str, Doc
     if public_only:
         stmt = stmt.where(Document.public.is_(True))
     docs = db_session().scalars(stmt.order_by(Document.created_at, Document.id)).all()
-    return [(*refs[d.reference], d) for d in docs]
+    # The sealed transcript shares its reference with the public one; its kind tells them apart.
+    return [(refs[d.reference][0], "bid_transcript_sealed" if d.kind == "bid_transcript_sealed"
+             else refs[d.reference][1], d) for d in docs]
 
 
 def _actor_names(actors: set[str]) -> dict[str, str]:
