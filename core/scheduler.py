@@ -141,6 +141,7 @@ class PlatformScheduler:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.leadership = Leadership(self.database, app.instance_path)
         self._offset_seen: timedelta | None = None
+        self._stopped = False
         self._sweep_lock = threading.Lock()
         cls = BlockingScheduler if blocking else BackgroundScheduler
         self.aps = cls(
@@ -169,8 +170,12 @@ class PlatformScheduler:
         self.aps.start()
 
     def shutdown(self) -> None:
+        """Stop: no job may take the lock again, running jobs finish, then the lock goes (a
+        sweep still running after the release would otherwise open a new lock connection)."""
+        self._stopped = True
         try:
-            self.aps.shutdown(wait=False)
+            if self.aps.running:
+                self.aps.shutdown(wait=True)
         finally:
             self.leadership.release()
 
@@ -184,6 +189,8 @@ class PlatformScheduler:
 
     # -- acting ----------------------------------------------------------------------------
     def is_leader(self) -> bool:
+        if self._stopped:
+            return False
         return self.leadership.try_acquire()
 
     def sweep(self) -> int:

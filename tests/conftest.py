@@ -170,3 +170,13 @@ def login(post_form):
         return post_form("/accounts/login", {"username": username, "password": password})
 
     return do
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_each_test():
+    """Collect garbage after every test, so a connection or file left open is reported by the
+    test that leaked it (``filterwarnings = error`` turns it into that test's failure)."""
+    yield
+    import gc
+
+    gc.collect()
