@@ -1133,3 +1133,46 @@ def settle_appraisal_fee(session: Session, *, actor: User, commission_id: int, f
     _record(session, c.procedure, actor.actor, "fee.paid", {"commission_id": c.id, "fee": str(fee)}, ctx)
     session.commit()
     return fee
+
+
+def settle_online_inquiry_fee(session: Session, *, actor: User, procedure_id: int, sale_price: Decimal,
+                              fee: Decimal, ctx: Context) -> dict[int, Decimal]:
+    """E49: the inquiry fee goes only to the platform(s) whose result was closest to the final
+    sale price, split equally on a tie; paid out of the case funds. Returns ``{agency_id: amount}``.
+
+    :raise Refused: not a final online inquiry, bad amounts, already paid, or not enough funds.
+    """
+    proc = get_procedure(session, procedure_id)
+    _officer_for(session, actor, proc)
+    if proc.method != Method.ONLINE_INQUIRY or proc.state != ProcedureState.FINAL:
+        raise Refused(N_("The inquiry fee is settled for a final online-inquiry price."))
+    if "fee-paid" in (proc.note or ""):
+        raise Refused(N_("The inquiry fee has already been paid."))
+    try:
+        sale_price, fee = to_money(sale_price), to_money(fee)
+    except MoneyError:
+        raise Refused(N_("The amount is not valid.")) from None
+    if sale_price <= 0 or fee <= 0:
+        raise Refused(N_("The amount must be greater than zero."))
+    results = {s.agency_id: s.amount for s in proc.submissions if s.agency_id and s.submitted_at and s.on_time}
+    winners = rules.online_fee_winners(results, sale_price)
+    if not winners:
+        raise Refused(N_("No platform delivered a result in time: no inquiry fee is due (E49)."))
+    share = to_money(fee / len(winners))
+    from cases.rules import FundMovement
+
+    paid: dict[int, Decimal] = {}
+    for i, agency_id in enumerate(winners):
+        amount = fee - share * (len(winners) - 1) if i == len(winners) - 1 else share  # cents add up
+        try:
+            case_services.record_fund_movement(session, case_id=proc.asset.case_id, kind=FundMovement.PAID_OUT,
+                                               amount=amount, source=f"inquiry:{proc.id}:{agency_id}",
+                                               memo="网络询价费（E49）", actor=actor.actor, now=ctx.now, commit=False)
+        except case_services.InvalidCase as exc:
+            raise Refused(exc.message) from None
+        paid[agency_id] = amount
+    proc.note = ((proc.note or "") + " fee-paid").strip()
+    _record(session, proc, actor.actor, "fee.inquiry_paid",
+            {"sale_price": str(sale_price), "winners": winners, "fee": str(fee)}, ctx)
+    session.commit()
+    return paid

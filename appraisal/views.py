@@ -440,6 +440,31 @@ def commission_fee(commission_id: int, kind: str):
     return _back(proc, "commissions")
 
 
+@bp.post("/procedures/<int:procedure_id>/inquiry-fee")
+@login_required
+def inquiry_fee(procedure_id: int):
+    """E49: pay the online-inquiry fee to the platform(s) closest to the final sale price.
+
+    :raise 404, 403:
+    """
+    from core.money import MoneyError, parse_money
+
+    proc = _load_procedure(procedure_id, officer=True)
+    form = FeeForm()
+    if not form.validate_on_submit():
+        _invalid(form)
+        return _back(proc, "price")
+    try:
+        amount, sale_price = parse_money(form.amount.data), parse_money(request.form.get("sale_price", ""))
+    except MoneyError:
+        flash(_("The amount is not valid."), "error")
+        return _back(proc, "price")
+    paid = _call(services.settle_online_inquiry_fee, procedure_id=proc.id, sale_price=sale_price, fee=amount)
+    if paid is not None:
+        flash(_("Inquiry fee paid to %(n)s platform(s) from the case funds (E49).", n=len(paid)), "success")
+    return _back(proc, "price")
+
+
 @bp.post("/procedures/<int:procedure_id>/agreed")
 @login_required
 def record_agreed(procedure_id: int):

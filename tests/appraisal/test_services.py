@@ -428,3 +428,28 @@ def test_reminders_go_out_once_before_each_deadline(session, world, ctx):
     services.answer_commission(session, actor=c.agency.user, commission_id=c.id, accept=True, reason="", ctx=almost)
     services.run_due(session, replace(later, now=c.report_due_at - timedelta(days=2)))
     assert len(reminders("评估报告即将到期")) == 1
+
+
+def test_the_online_inquiry_fee_goes_to_the_closest_platform(session, world, ctx):
+    from cases import services as case_services
+    from cases.rules import FundMovement
+
+    platforms = [make_agency(session, kind="online_platform", appraisers=0) for _ in range(3)]
+    proc = services.open_procedure(session, actor=world["officer"], asset_id=world["asset"].id,
+                                   method=Method.ONLINE_INQUIRY, ctx=ctx)
+    for p, amount in zip(platforms, ("900000", "1100000", "1300000"), strict=True):
+        services.submit_inquiry_result(session, actor=p.user, procedure_id=proc.id, amount=Decimal(amount),
+                                       ctx=at(ctx, timedelta(days=1)))
+    services.run_due(session, at(ctx, timedelta(days=6)))
+    services.run_due(session, at(ctx, timedelta(days=20)))
+    assert proc.state == ProcedureState.FINAL
+    case_services.record_fund_movement(session, case_id=world["case"].id, kind=FundMovement.RECEIVED,
+                                       amount=Decimal("1000000"), source="sale", actor="t", now=ctx.now)
+    paid = services.settle_online_inquiry_fee(session, actor=world["officer"], procedure_id=proc.id,
+                                              sale_price=Decimal("1000000"), fee=Decimal("301"),
+                                              ctx=at(ctx, timedelta(days=30)))
+    assert paid == {platforms[0].id: Decimal("150.50"), platforms[1].id: Decimal("150.50")}  # a tie: split (E49)
+    with pytest.raises(services.Refused, match="already"):
+        services.settle_online_inquiry_fee(session, actor=world["officer"], procedure_id=proc.id,
+                                           sale_price=Decimal("1000000"), fee=Decimal("1"), ctx=ctx)
+    assert case_services.reconcile_funds(session, world["case"].id) == []
