@@ -32,25 +32,11 @@ from core.context import Context
 from core.i18n import beijing_time
 from core.money import MoneyError, to_money
 from core.notify import notify
-from core.text import N_, DomainError
+from core.text import N_, DomainError, NotAllowed, NotFound, Refused  # noqa: F401  (shared, re-exported)
 
 
 #: Longest deadline an officer may give the parties or an institution (a year: E43's horizon).
 MAX_STEP_DAYS = 365
-
-
-class NotAllowed(DomainError):
-    message = N_("You are not allowed to do this.")
-
-
-class NotFound(DomainError):
-    message = N_("Not found.")
-
-
-class Refused(DomainError):
-    """A step the rules forbid now; raised with the rule's msgid."""
-
-    message = N_("This step is not allowed now.")
 
 
 def _stream(proc: Procedure) -> str:

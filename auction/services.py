@@ -31,24 +31,10 @@ from core.calendar import local_date
 from core.context import Context
 from core.money import MoneyError, to_money
 from core.notify import notify
-from core.text import N_, DomainError
+from core.text import N_, DomainError, NotAllowed, NotFound, Refused  # noqa: F401  (shared, re-exported)
 
 ACTIVE_STATES = {s for s in RoundState} - {RoundState.WITHDRAWN, RoundState.ANNULLED, RoundState.HANDED_OVER,
                                            RoundState.VARIATION_FAILED, RoundState.TAKEN_IN_PAYMENT}
-
-
-class NotAllowed(DomainError):
-    message = N_("You are not allowed to do this.")
-
-
-class NotFound(DomainError):
-    message = N_("Not found.")
-
-
-class Refused(DomainError):
-    """A step the law forbids; raised with the rule's msgid."""
-
-    message = N_("This step is not allowed now.")
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -30,22 +30,10 @@ from core import audit
 from core.context import Context
 from core.money import MoneyError, to_money
 from core.notify import notify
-from core.text import N_, DomainError
+from core.text import N_, DomainError, NotAllowed, NotFound, Refused  # noqa: F401  (shared, re-exported)
 
 OPEN_FOR_SIGNUP = {RoundState.ANNOUNCED, RoundState.BIDDING, RoundState.VARIATION_OPEN, RoundState.VARIATION_BIDDING}
 BIDDING_STATES = {RoundState.BIDDING, RoundState.VARIATION_OPEN, RoundState.VARIATION_BIDDING}
-
-
-class NotAllowed(DomainError):
-    message = N_("You are not allowed to do this.")
-
-
-class NotFound(DomainError):
-    message = N_("Not found.")
-
-
-class Refused(DomainError):
-    message = N_("This step is not allowed now.")
 
 
 # --- signing up and deposits ---------------------------------------------------------------------

@@ -24,3 +24,21 @@ class DomainError(Exception):
         except (KeyError, ValueError, TypeError):
             text = self.message
         super().__init__(text)
+
+
+class NotAllowed(DomainError):
+    """The actor may see the object but not do this (HTTP 403)."""
+
+    message = N_("You are not allowed to do this.")
+
+
+class NotFound(DomainError):
+    """Unknown, or not visible to the actor (HTTP 404: never reveal that it exists)."""
+
+    message = N_("Not found.")
+
+
+class Refused(DomainError):
+    """A step the rules forbid now; raised with the rule's msgid (HTTP 409 in the API)."""
+
+    message = N_("This step is not allowed now.")
