@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from sqlalchemy import func, or_, select
@@ -41,9 +40,12 @@ from cases.models import Case
 from cases.rules import PartyKind, local_today
 from cases.services import CaseNotFound, get_case_for
 from cases.services import NotAllowed as CaseNotAllowed
-from core.api import api_error, read_json
+from core.api import (
+    AMOUNT_SCHEMA, INT_SCHEMA, MAX_ID, body_doc, error_doc, id_path, object_doc, operation_doc, read_json,
+    refusals,
+)
 from core.context import context_for
-from core.i18n import translate_error, translate_message
+from core.i18n import translate_message
 from core.jsonbody import (
     LONG_TEXT, Unreadable, amount_field, choice_field, instant_str, integer_field, is_utf8, json_object, money_str,
     required_field, text_field,
@@ -53,12 +55,8 @@ from core.text import N_, DomainError
 from core.web import db_session, now, rulebook
 
 bp = Blueprint("auction_api", __name__, url_prefix="/api/v1")
-_MAX_ID = 2**31 - 1
-
-
-def _id(name: str) -> str:
-    """A 32-bit row id in a URL: a larger number matches no route (404), never a database error."""
-    return f"<int(min=1, max={_MAX_ID}):{name}>"
+_MAX_ID = MAX_ID
+_id = id_path
 
 
 _STATUS: list[tuple[type[DomainError], int]] = [
@@ -67,20 +65,7 @@ _STATUS: list[tuple[type[DomainError], int]] = [
 ]
 
 
-def _refusals(view):
-    """Answer a :class:`DomainError` with its JSON 4xx (409 unless mapped, e.g. ``Refused``) after
-    a rollback, so a refused write leaves nothing behind in the request's session."""
-
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        try:
-            return view(*args, **kwargs)
-        except DomainError as exc:
-            db_session().rollback()
-            code = next((status for kind, status in _STATUS if isinstance(exc, kind)), 409)
-            return api_error(code, translate_error(exc))
-
-    return wrapped
+_refusals = refusals(_STATUS)
 
 
 def _ctx():
@@ -782,12 +767,11 @@ def _public_documents(lot: Lot, rounds: list[Round]) -> list[dict]:
 
 # --- OpenAPI --------------------------------------------------------------------------------------
 
-_AMOUNT = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,2})?$", "example": "700000.00"}
+_AMOUNT = AMOUNT_SCHEMA
 _INSTANT = {"type": "string", "format": "date-time", "example": "2027-01-05T10:00:00+08:00",
             "description": "ISO 8601 with its offset"}
 _TEXT = {"type": "string", "maxLength": LONG_TEXT}
-_INT = {"type": "integer", "minimum": 1, "maximum": _MAX_ID}
-_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_INT = INT_SCHEMA
 _TAXES = {"type": "array", "maxItems": _MAX_TAXES, "description": "Who bears which tax (decision 17)",
           "items": {"type": "object", "additionalProperties": False, "required": ["tax", "payer"],
                     "properties": {"tax": {"type": "string", "maxLength": _TAX_NAME_LEN, "example": "契税"},
@@ -811,33 +795,7 @@ _LOT_ID = [{"name": "lot_id", "in": "path", "required": True, "schema": _INT}]
 _BAD = "Unreadable body, missing, mistyped or unknown field"
 
 
-def _err(description: str) -> dict:
-    return {"description": description, **_ERROR}
-
-
-def _body(schema: dict) -> dict:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
-
-
-def _object(required: list[str], **properties) -> dict:
-    return _body({"type": "object", "additionalProperties": False, "required": required, "properties": properties})
-
-
-def _op(summary: str, ok: tuple[str, str], *, params: list | None = None, body: dict | None = None,
-        public: bool = False, **errors: str) -> dict:
-    """One operation; ``errors`` maps ``e400``… to descriptions (401 added unless public)."""
-    responses = {ok[0]: {"description": ok[1]}}
-    if not public:
-        responses["401"] = _err("No or bad token")
-    responses.update({name[1:]: _err(text) for name, text in errors.items()})
-    op = {"summary": summary, "responses": dict(sorted(responses.items()))}
-    if params:
-        op["parameters"] = params
-    if body is not None:
-        op["requestBody"] = body
-    if public:
-        op["security"] = []
-    return op
+_err, _body, _object, _op = error_doc, body_doc, object_doc, operation_doc
 
 
 def _round_op(summary: str, *, body: dict | None = None, ok: tuple[str, str] = ("200", "The round"),

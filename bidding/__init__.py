@@ -11,6 +11,12 @@ def init_app(app) -> None:
 
     app.register_blueprint(bp)
     register_pages(app)
+    from bidding import api
+    from core.api import register_paths
+
+    app.register_blueprint(api.bp)
+    app.extensions["csrf"].exempt(api.bp)
+    register_paths(app, api.OPENAPI_PATHS)
     from bidding.cli import rounds_cli
 
     app.cli.add_command(rounds_cli)

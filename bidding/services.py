@@ -374,6 +374,15 @@ def close_round(session: Session, *, round_id: int, ctx: Context) -> bool:
     return True
 
 
+def close_if_due(session: Session, rnd: Round, ctx: Context) -> Round:
+    """A round whose end has passed is shown closed: close it now if the scheduler has not
+    (exactly once, DESIGN.md §5; the close rechecks the end under the round's lock)."""
+    if rnd.state in (RoundState.BIDDING, RoundState.VARIATION_BIDDING) and rnd.end_at <= ctx.now:
+        close_round(session, round_id=rnd.id, ctx=ctx)
+        session.expire_all()
+    return rnd
+
+
 def _refund(session, dep: Deposit, case_id: int, ctx: Context, *, actor: str) -> None:
     dep.state, dep.refunded_at, dep.settled_at = DepositState.REFUNDED, ctx.now, ctx.now
     if dep.amount > 0:

@@ -134,12 +134,7 @@ def _published_round(round_id: int) -> Round:
 
 
 def _close_if_due(rnd: Round) -> Round:
-    """A round whose end has passed is shown closed: close it now if the scheduler has not
-    (exactly once, DESIGN.md §5; the close rechecks the end under the round's lock)."""
-    if rnd.state in (RoundState.BIDDING, RoundState.VARIATION_BIDDING) and rnd.end_at <= now():
-        services.close_round(db_session(), round_id=rnd.id, ctx=_ctx())
-        db_session().expire_all()
-    return rnd
+    return services.close_if_due(db_session(), rnd, _ctx())
 
 
 def _my_registration(rnd: Round) -> Registration | None:
