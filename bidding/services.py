@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 
 from accounts.models import Role, User
 from auction import services as auction_services
-from auction.models import PriorityHolder, Round
+from auction.models import Lot, PriorityHolder, Round
 from auction.rules import RoundKind, RoundState
 from bidding import live, rules
 from bidding.models import Bid, Book, Deposit, Registration
 from bidding.rules import BidFacts, BidRefused, DepositState
 from cases import services as case_services
+from cases.models import Case
 from cases.rules import FundMovement, PartyRole
 from core import audit
 from core.context import Context
@@ -166,6 +167,43 @@ def confirm_bank_transfer(session: Session, *, finance: User, deposit_id: int, c
            body=f"您的竞买代码：{dep.registration.code}。请凭此代码出价。")
     session.commit()
     return dep
+
+
+@dataclass(frozen=True)
+class FinanceDesk:
+    """What a court's finance officer sees: transfers to confirm (with the payer), refunds due,
+    refunds late (decision 9)."""
+
+    pending: list[Deposit]
+    due: list[Deposit]
+    late: list[Deposit]
+    rounds: dict[int, Round]
+
+
+def finance_desk(session: Session, *, finance: User, ctx: Context) -> FinanceDesk:
+    """The deposits of the finance officer's court. Payers' names are sealed until the close
+    (decision 21): showing them is a view of a sealed identity, so each pending deposit shown is
+    written to the audit ledger, in its bidder's stream (never the public round stream: the
+    number of registrants must not be countable, decision 13). Refunds come after the close."""
+    if finance.role != Role.FINANCE or finance.court_id is None:
+        raise NotAllowed()
+    mine = (select(Deposit).join(Registration, Registration.id == Deposit.registration_id)
+            .join(Round, Round.id == Registration.round_id).join(Lot, Lot.id == Round.lot_id)
+            .join(Case, Case.id == Lot.case_id).where(Case.court_id == finance.court_id))
+    pending = session.scalars(mine.where(Deposit.state == DepositState.PENDING, Deposit.method == "bank")
+                              .order_by(Deposit.declared_at, Deposit.id)).all()
+    due = session.scalars(mine.where(Deposit.state == DepositState.HELD, Deposit.refund_due_at.is_not(None))
+                          .order_by(Deposit.refund_due_at, Deposit.id)).all()
+    late = [d for d in due if rules.refund_late(due_at=d.refund_due_at, refunded_at=d.refunded_at, now=ctx.now)]
+    ids = {d.registration.round_id for d in [*pending, *due]}
+    rounds = {r.id: r for r in session.scalars(select(Round).where(Round.id.in_(ids)))} if ids else {}
+    for dep in pending:
+        audit.record(session, stream=f"user:{dep.registration.user_id}", actor=finance.actor,
+                     action="deposit.payer_viewed", subject="deposit", payload={"viewed_by_finance": True},
+                     now=ctx.now)
+    if pending:
+        session.commit()
+    return FinanceDesk(pending=list(pending), due=[d for d in due if d not in late], late=late, rounds=rounds)
 
 
 def gateway_callback(session: Session, *, secret: str, timestamp: str, body: bytes, signature: str,

@@ -44,8 +44,6 @@ from auction.rules import RoundState
 from bidding import live, rules, services
 from bidding.forms import BankTransferForm, BidForm, EmptyForm, SignupForm
 from bidding.models import Bid, Book, Deposit, Registration
-from bidding.rules import DepositState
-from cases.models import Case
 from core.context import context_for
 from core.i18n import translate_error, translate_message
 from core.text import DomainError
@@ -438,22 +436,11 @@ def gateway_simulator(registration_id: int):
 @roles_required(Role.FINANCE)
 def finance():
     """Deposits of my court: bank transfers to confirm (the payer is shown to this role only,
-    decision 21; each confirmation is written to the ledger), refunds due within 24 hours and
+    decision 21; each view and each confirmation is written to the ledger), refunds due within 24 hours and
     those already late (decision 9)."""
-    court_id = current_user.court_id
-    mine = (select(Deposit).join(Registration, Registration.id == Deposit.registration_id)
-            .join(Round, Round.id == Registration.round_id).join(Lot, Lot.id == Round.lot_id)
-            .join(Case, Case.id == Lot.case_id).where(Case.court_id == court_id))
-    session = db_session()
-    pending = session.scalars(mine.where(Deposit.state == DepositState.PENDING, Deposit.method == "bank")
-                              .order_by(Deposit.declared_at, Deposit.id)).all()
-    due = session.scalars(mine.where(Deposit.state == DepositState.HELD, Deposit.refund_due_at.is_not(None))
-                          .order_by(Deposit.refund_due_at, Deposit.id)).all()
-    late_ids = {d.id for d in services.late_refunds(session, now=now())}
-    rounds = {r.id: r for r in session.scalars(select(Round).where(
-        Round.id.in_({d.registration.round_id for d in [*pending, *due]})))} if pending or due else {}
-    return render_template("bidding/finance.html", pending=pending, due=[d for d in due if d.id not in late_ids],
-                           late=[d for d in due if d.id in late_ids], rounds=rounds, labels=labels, form=EmptyForm())
+    desk = services.finance_desk(db_session(), finance=_me(), ctx=_ctx())
+    return render_template("bidding/finance.html", pending=desk.pending, due=desk.due, late=desk.late,
+                           rounds=desk.rounds, labels=labels, form=EmptyForm())
 
 
 @bp.post("/finance/deposits/<int:deposit_id>/confirm")

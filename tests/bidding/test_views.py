@@ -185,12 +185,20 @@ def test_a_declared_transfer_is_confirmed_by_the_finance_officer_of_the_court(ap
     f = client_for(app, finance.username)
     html = f.get("/bidding/finance").get_data(as_text=True)
     assert "周转账" in html and "工行 8888" in html and "¥70,000.00" in html
+
+    def payer_views():
+        return session.scalars(select(AuditEntry).where(AuditEntry.action == "deposit.payer_viewed")).all()
+
+    # Decision 21: each view of a sealed payer is in the ledger, in the bidder's own stream.
+    assert [(e.stream, e.actor) for e in payer_views()] == [(f"user:{bidder.id}", finance.actor)]
     r = post(f, f"/bidding/finance/deposits/{dep.id}/confirm", {}, page="/bidding/finance")
+    assert len(payer_views()) == 2  # the page was shown again to confirm
     assert r.status_code == 302
     session.expire_all()
     assert dep.state == DepositState.HELD and dep.confirmed_by_id == finance.id
     assert session.scalars(select(AuditEntry).where(AuditEntry.action == "deposit.confirmed")).one().actor == finance.actor
     assert "周转账" not in f.get("/bidding/finance").get_data(as_text=True)  # confirmed: no longer shown
+    assert len(payer_views()) == 2  # nothing sealed shown, nothing recorded
     page_html = c.get(f"/bidding/rounds/{rnd.id}").get_data(as_text=True)
     assert dep.registration.code in page_html and 'id="bid-submit"' in page_html
 
