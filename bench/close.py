@@ -15,11 +15,14 @@ rounds and with fresh scheduler processes (``core.scheduler.PlatformScheduler`` 
 * ``racing_closers``: two processes calling ``bidding.services.run_due`` every 100 ms without
   any leadership, so only the close's own conditional claim keeps it exactly once.
 
-Two lateness figures per round: ``recorded`` = ``rounds.closed_at − end_at`` (``closed_at`` is the
-time the closing sweep *started*: ``run_due`` stamps every close of one pass with the same
-``ctx.now``), and ``observed`` = when this script first saw the close committed (polling every
-50 ms) − ``end_at``. The second is what a bidder experiences. Each close also renders and files
-the confirmation (成交确认书) or 流拍 record PDF inside its transaction, as in production.
+Each scheduler is what ``flask scheduler run`` starts: the main lane (the closes) and the
+documents lane (the 成交确认书 / 流拍 record PDFs filed after the close), two processes.
+
+Two lateness figures per round: ``recorded`` = ``rounds.closed_at − end_at`` (each close is
+stamped with the bid clock read under the round's lock: the database's ``clock_timestamp()``),
+and ``observed`` = when this script first saw the close committed (polling every 50 ms) −
+``end_at``: what a bidder experiences. ``documents_after_last_close_s``: how long after the last
+close the documents lane had filed every close's document.
 
 After each scenario: state, buyer code and price against the bids; ``round.closed`` ledger
 entries and close documents per round (exactly one each). Prints figures; the last line is one
@@ -70,10 +73,10 @@ def child(mode: str, db_url: str, instance: str, name: str) -> None:
     app = _app(db_url, instance)
     if os.environ.get("BENCH_STUB_PDF") == "1":
         _stub_close_documents()
-    if mode == "scheduler":
-        from core.scheduler import PlatformScheduler
+    if mode in ("scheduler", "documents"):
+        from core.scheduler import DOCUMENTS, MAIN, PlatformScheduler
 
-        scheduler = PlatformScheduler(app, name=name)
+        scheduler = PlatformScheduler(app, name=name, lane=MAIN if mode == "scheduler" else DOCUMENTS)
         scheduler.start()
         print("ready", flush=True)
         stop.wait()
@@ -86,7 +89,7 @@ def child(mode: str, db_url: str, instance: str, name: str) -> None:
     print("ready", flush=True)
     while not stop.is_set():
         with factory() as session:
-            services.run_due(session, context_for(app, session, clock.now()))
+            services.run_due(session, context_for(app, session, clock.now()), clock=clock)
         stop.wait(0.1)
 
 
@@ -103,6 +106,20 @@ def _stub_close_documents() -> None:
     stub = RenderedPdf(data=data, sha256=hashlib.sha256(data).hexdigest(), html="")
     docs.render_confirmation = lambda *a, **k: stub
     docs.render_unsold_record = lambda *a, **k: stub
+
+
+class Scheduler:
+    """What ``flask scheduler run`` starts: the main lane (the closes) and the documents lane
+    (the PDFs filed after them), each its own process."""
+
+    def __init__(self, db_url: str, instance: str, name: str, log_dir: Path):
+        self.main = Child("scheduler", db_url, instance, name, log_dir)
+        self.documents = Child("documents", db_url, instance, name + "-documents", log_dir)
+        self.started, self.ready = self.main.started, self.main.ready
+
+    def stop(self) -> None:
+        self.main.stop()
+        self.documents.stop()
 
 
 class Child:
@@ -244,6 +261,28 @@ def watch(engine, ids: list[int], *, until: float, seen: dict[int, datetime] | N
     return seen
 
 
+def _documents_filed(engine, expected: list[dict]) -> int:
+    from sqlalchemy import func, select
+
+    from core.models import Document
+
+    with engine.connect() as conn:
+        return conn.execute(select(func.count(func.distinct(Document.subject))).where(
+            Document.kind.in_(("confirmation", "unsold_record")),
+            Document.subject.in_([f"case:{e['case_id']}" for e in expected]))).scalar_one()
+
+
+def wait_for_documents(engine, expected: list[dict], seen: dict[int, datetime], *, limit: float = 300) -> float | None:
+    """Wait (bounded) until the documents lane has filed every close's document; seconds from
+    the last close seen to the last document, or ``None`` if they were not all filed."""
+    until = time.time() + limit
+    while _documents_filed(engine, expected) < len(expected) and time.time() < until:
+        time.sleep(0.2)
+    if _documents_filed(engine, expected) < len(expected) or not seen:
+        return None
+    return round(time.time() - max(seen.values()).timestamp(), 1)
+
+
 def _stats(values: list[float]) -> dict:
     if not values:
         return {"n": 0}
@@ -320,17 +359,18 @@ def on_time(engine, expected, ctx) -> dict:
     ids = [e["id"] for e in expected]
     ends = minute_of_ends(ids, datetime.now(UTC) + timedelta(seconds=8), ctx["window"], ctx["rng"])
     set_ends(engine, ends)
-    sched = Child("scheduler", ctx["url"], ctx["instance"], "on-time", ctx["logs"])
+    sched = Scheduler(ctx["url"], ctx["instance"], "on-time", ctx["logs"])
     try:
         seen = watch(engine, ids, until=drain_deadline(ends, ctx["grace"]))
+        documents_s = wait_for_documents(engine, expected, seen)
     finally:
         sched.stop()
-    return check(engine, expected, ends, seen)
+    return {**check(engine, expected, ends, seen), "documents_after_last_close_s": documents_s}
 
 
 def restart(engine, expected, ctx) -> dict:
     ids = [e["id"] for e in expected]
-    sched = Child("scheduler", ctx["url"], ctx["instance"], "before-restart", ctx["logs"])
+    sched = Scheduler(ctx["url"], ctx["instance"], "before-restart", ctx["logs"])
     time.sleep(2)
     sched.stop()
     stopped = datetime.now(UTC)
@@ -339,14 +379,16 @@ def restart(engine, expected, ctx) -> dict:
     restart_at = stopped.timestamp() + ctx["down"]
     seen = watch(engine, ids, until=restart_at)  # nothing may close while it is down
     closed_while_down = len(seen)
-    again = Child("scheduler", ctx["url"], ctx["instance"], "after-restart", ctx["logs"])
+    again = Scheduler(ctx["url"], ctx["instance"], "after-restart", ctx["logs"])
     try:
         seen = watch(engine, ids, until=time.time() + max(ctx["grace"], 120), seen=seen)
+        documents_s = wait_for_documents(engine, expected, seen)
     finally:
         again.stop()
     result = check(engine, expected, ends, seen)
     after = [(t.timestamp() - again.started) for t in seen.values()]
     result.update({"down_s": round(again.started - stopped.timestamp(), 1), "closed_while_down": closed_while_down,
+                   "documents_after_last_close_s": documents_s,
                    "restart_to_ready_s": round(again.ready - again.started, 2),
                    "restart_to_all_closed_s": round(max(after), 3) if after else None,
                    "restart_to_first_closed_s": round(min(after), 3) if after else None})
@@ -362,9 +404,13 @@ def two_at_once(engine, expected, ctx, *, mode: str) -> dict:
     ends = minute_of_ends(ids, datetime.now(UTC) + timedelta(seconds=8), 20, ctx["rng"])
     set_ends(engine, ends)
     names = [f"{mode}-a", f"{mode}-b"]
-    procs = [Child(mode, ctx["url"], ctx["instance"], n, ctx["logs"]) for n in names]
+    procs = [Scheduler(ctx["url"], ctx["instance"], n, ctx["logs"]) if mode == "scheduler"
+             else Child(mode, ctx["url"], ctx["instance"], n, ctx["logs"]) for n in names]
+    if mode == "racer":  # the racers only close: the documents come from a scheduler's lane
+        procs.append(Child("documents", ctx["url"], ctx["instance"], "racer-documents", ctx["logs"]))
     try:
         seen = watch(engine, ids, until=drain_deadline(ends, ctx["grace"]))
+        documents_s = wait_for_documents(engine, expected, seen)
         # Before stopping either: once the leader stops, the other takes over (as it should).
         with engine.connect() as conn:
             beats = conn.execute(select(SchedulerHeartbeat.name, SchedulerHeartbeat.last_sweep_at)
@@ -372,7 +418,7 @@ def two_at_once(engine, expected, ctx, *, mode: str) -> dict:
     finally:
         for p in procs:
             p.stop()
-    result = check(engine, expected, ends, seen)
+    result = {**check(engine, expected, ends, seen), "documents_after_last_close_s": documents_s}
     if mode == "scheduler":
         result["acted"] = sorted(n for n, last in beats if last is not None)
     return result

@@ -77,7 +77,8 @@ def book(round_id: int):
 
     :raise 404: unknown or unpublished round.
     """
-    rnd = services.close_if_due(db_session(), _published_round(round_id), _ctx())
+    rnd = services.close_if_due(db_session(), _published_round(round_id), _ctx(),
+                                 clock=current_app.extensions["clock"])
     data = services.public_book(db_session(), rnd.id)
     closed = live.is_over(rnd.state, rnd.closed_at)
     response = jsonify({

@@ -18,5 +18,6 @@ def close_due() -> None:
 
     app = current_app._get_current_object()
     with app.extensions["session_factory"]() as session:
-        n = services.run_due(session, context_for(app, session, app.extensions["clock"].now()))
+        n = services.run_due(session, context_for(app, session, app.extensions["clock"].now()),
+                             clock=app.extensions["clock"])
     click.echo(f"closed {n} round(s)")

@@ -132,7 +132,7 @@ def _published_round(round_id: int) -> Round:
 
 
 def _close_if_due(rnd: Round) -> Round:
-    return services.close_if_due(db_session(), rnd, _ctx())
+    return services.close_if_due(db_session(), rnd, _ctx(), clock=current_app.extensions["clock"])
 
 
 def _my_registration(rnd: Round) -> Registration | None:

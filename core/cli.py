@@ -10,7 +10,9 @@ import importlib
 import logging
 import os
 import signal
+import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -168,21 +170,75 @@ scheduler_cli = AppGroup("scheduler", help="The scheduler process.")
 
 
 @scheduler_cli.command("run")
+@click.option("--lane", type=click.Choice(["all", "main", "documents"]), default="all", show_default=True,
+              help="all: the main lane here and the documents lane in a child process (production).")
 @with_appcontext
-def scheduler_run() -> None:
-    """Run the scheduler in the foreground (production: one per deployment, others stand by)."""
-    from core.scheduler import PlatformScheduler
+def scheduler_run(lane: str) -> None:
+    """Run the scheduler in the foreground (production: one per deployment, others stand by).
 
-    sched = PlatformScheduler(current_app._get_current_object(), blocking=True)
+    The documents lane (PDFs filed after a close) runs in a child process with its own
+    leadership, so rendering never delays a close; the child is restarted if it dies."""
+    from core.scheduler import MAIN, PlatformScheduler
+
+    sched = PlatformScheduler(current_app._get_current_object(), blocking=True,
+                              lane=MAIN if lane == "all" else lane)
+    child = _DocumentsLane() if lane == "all" else None
 
     def _stop(*_):
+        if child is not None:
+            child.stop()
         sched.shutdown()
 
     signal.signal(signal.SIGTERM, _stop)
+    if child is not None:
+        child.start()
     try:
         sched.start()
     except (KeyboardInterrupt, SystemExit):
-        sched.shutdown()
+        _stop()
+    finally:
+        if child is not None:
+            child.stop()
+
+
+class _DocumentsLane:
+    """``scheduler run --lane documents`` as a supervised child process: same command line up
+    to ``scheduler``, restarted (after a pause) when it exits while we run."""
+
+    def __init__(self):
+        argv = list(sys.argv)
+        # The flask options this process was started with (``--app wsgi``…), run by this interpreter.
+        options = argv[1:argv.index("scheduler")] if "scheduler" in argv else ["--app", "wsgi"]
+        self.command = [sys.executable, "-m", "flask", *options, "scheduler", "run", "--lane", "documents"]
+        self.proc = None
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="documents-lane", daemon=True)
+
+    def start(self) -> None:
+        self._spawn()
+        self._watcher.start()
+
+    def _spawn(self) -> None:
+        self.proc = subprocess.Popen(self.command)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(1.0):
+            if self.proc is not None and self.proc.poll() is not None:
+                click.echo(f"documents lane exited ({self.proc.returncode}); restarting", err=True)
+                if self._stopping.wait(2.0):
+                    return
+                self._spawn()
+
+    def stop(self) -> None:
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 @scheduler_cli.command("tick")

@@ -14,6 +14,11 @@ Design (docs/decisions/0004-scheduler.md):
   take over when the holder dies.
 * Never started at import or in a web worker: only ``flask --app wsgi scheduler run`` and the
   development server ``flask --app wsgi serve`` start one.
+* Two *lanes*: ``main`` (closes, deadlines, draws, housekeeping: short transactions that must
+  be on time) and ``documents`` (rendering PDFs filed after a close: seconds of CPU each). In
+  production ``scheduler run`` runs each lane in its own process with its own leadership, so a
+  long transcript never delays a close (not even through the GIL); in development and tests
+  one scheduler runs both.
 """
 from __future__ import annotations
 
@@ -38,7 +43,9 @@ from sqlalchemy.orm import Session
 from core.models import SchedulerHeartbeat
 
 log = logging.getLogger(__name__)
-ADVISORY_LOCK_KEY = 0x4A_55_44_49  # "JUDI": one scheduler per database
+ADVISORY_LOCK_KEY = 0x4A_55_44_49  # "JUDI": one scheduler per database (and lane)
+MAIN, DOCUMENTS = "main", "documents"
+LANES = (MAIN, DOCUMENTS)
 SWEEP_SECONDS = 1.0
 ARM_HORIZON = timedelta(days=2)
 
@@ -50,6 +57,8 @@ class DueSource:
     name: str
     run_due: Callable[[Session, datetime], int]
     upcoming: Callable[[Session], Iterable[datetime]] | None = None
+    #: ``documents`` for work that renders PDFs (seconds of CPU); see the module's docstring.
+    lane: str = MAIN
 
 
 @dataclass(frozen=True)
@@ -72,18 +81,28 @@ def register_periodic(app, job: PeriodicJob) -> None:
 class Leadership:
     """Who may act: the holder of a PostgreSQL advisory lock or of a file lock (SQLite)."""
 
-    def __init__(self, database, lock_dir: str):
+    def __init__(self, database, lock_dir: str, lane: str = MAIN):
         self.database = database
         self.lock_dir = lock_dir
+        self.key = ADVISORY_LOCK_KEY + LANES.index(lane)
+        self.lock_name = "scheduler.lock" if lane == MAIN else f"scheduler-{lane}.lock"
         self._conn = None
         self._fh = None
+        # The sweep, date jobs and periodic jobs ask from different threads; the lock's
+        # connection must never be used by two at once (a clash looked like a lost lock and
+        # handed leadership to a standby while this scheduler was still acting).
+        self._mutex = threading.RLock()
 
     def try_acquire(self) -> bool:
+        with self._mutex:
+            return self._try_acquire()
+
+    def _try_acquire(self) -> bool:
         if self.held:
             return self._still_held()
         if self.database.dialect == "postgresql":
             conn = self.database.engine.connect()
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}).scalar()
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar()
             conn.commit()
             if got:
                 self._conn = conn
@@ -91,7 +110,7 @@ class Leadership:
                 conn.close()
             return bool(got)
         Path(self.lock_dir).mkdir(parents=True, exist_ok=True)
-        fh = open(Path(self.lock_dir) / "scheduler.lock", "a+")  # noqa: SIM115 - held while leading
+        fh = open(Path(self.lock_dir) / self.lock_name, "a+")  # noqa: SIM115 - held while leading
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -112,11 +131,15 @@ class Leadership:
             self._conn.commit()
             return True
         except Exception:  # noqa: BLE001 - a dead connection means the lock is gone
-            log.warning("scheduler lost its database connection; standing by")
-            self.release()
+            log.warning("scheduler lost its database connection; standing by", exc_info=True)
+            self._release()
             return False
 
     def release(self) -> None:
+        with self._mutex:
+            self._release()
+
+    def _release(self) -> None:
         if self._conn is not None:
             # A session-level advisory lock lives as long as the server connection: never hand
             # that connection back to the pool, close it for real.
@@ -132,14 +155,20 @@ class Leadership:
 
 
 class PlatformScheduler:
-    """The scheduler process (or thread, in development)."""
+    """The scheduler process (or thread, in development). ``lane=None`` runs every lane under
+    the main lane's leadership (development, tests, ``scheduler tick``); ``main`` or
+    ``documents`` runs one lane under that lane's own leadership."""
 
-    def __init__(self, app, *, blocking: bool = False, name: str | None = None):
+    def __init__(self, app, *, blocking: bool = False, name: str | None = None, lane: str | None = None):
+        if lane is not None and lane not in LANES:
+            raise ValueError(f"unknown scheduler lane {lane!r}")
         self.app = app
+        self.lane = lane
         self.database = app.extensions["database"]
         self.clock = app.extensions["clock"]
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self.leadership = Leadership(self.database, app.instance_path)
+        base = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.name = base if lane in (None, MAIN) else f"{base}/{lane}"
+        self.leadership = Leadership(self.database, app.instance_path, lane or MAIN)
         self._offset_seen: timedelta | None = None
         self._stopped = False
         self._sweep_lock = threading.Lock()
@@ -153,7 +182,8 @@ class PlatformScheduler:
 
     @property
     def sources(self) -> list[DueSource]:
-        return self.app.extensions["due_sources"]
+        every = self.app.extensions["due_sources"]
+        return every if self.lane is None else [s for s in every if s.lane == self.lane]
 
     def session(self) -> Session:
         return self.app.extensions["session_factory"]()
@@ -162,11 +192,12 @@ class PlatformScheduler:
     def start(self) -> None:
         self.aps.add_job(self.sweep, "interval", seconds=SWEEP_SECONDS, id="sweep",
                          next_run_time=datetime.now(timezone.utc))
-        for job in self.app.extensions["periodic_jobs"]:
+        for job in self.app.extensions["periodic_jobs"] if self.lane in (None, MAIN) else []:
             self.aps.add_job(self._periodic, "interval", seconds=job.every.total_seconds(),
                              id=f"periodic:{job.name}", args=[job])
         self.clock.add_listener(self.wake)
-        log.info("scheduler %s starting (%d due sources)", self.name, len(self.sources))
+        log.info("scheduler %s starting (lane %s, %d due sources)", self.name, self.lane or "all",
+                 len(self.sources))
         self.aps.start()
 
     def shutdown(self) -> None:

@@ -148,3 +148,83 @@ def test_healthz_reports_the_heartbeat(fresh_db, tmp_path):
     body = client.get("/healthz").json
     assert body["database"] == "ok" and body["scheduler"]["status"] == "ok"
     assert body["scheduler"]["heartbeat_age_s"] < 30 and body["version"]
+
+
+def test_each_lane_runs_only_its_sources_under_its_own_leadership(fresh_db, tmp_path):
+    """Production runs the main lane and the documents lane in two processes: each lane has its
+    own lock (both act at once), a second scheduler of the same lane stands by, and a
+    scheduler without a lane (development) runs both lanes."""
+    from core.scheduler import DOCUMENTS, MAIN
+
+    app = make_app(fresh_db, tmp_path)
+    app.extensions["due_sources"][:] = []
+    closes, documents = FakeWork(), FakeWork()
+    now = app.extensions["clock"].now()
+    closes.due = {"round": now - timedelta(seconds=1)}
+    documents.due = {"pdf": now - timedelta(seconds=1)}
+    register_due_source(app, closes.source("main"))
+    register_due_source(app, DueSource("pdf", documents.source("documents").run_due, lane=DOCUMENTS))
+    main = PlatformScheduler(app, name="m", lane=MAIN)
+    docs = PlatformScheduler(app, name="d", lane=DOCUMENTS)
+    docs_standby = PlatformScheduler(app, name="d2", lane=DOCUMENTS)
+    try:
+        assert [s.name for s in main.sources] == ["fake"] and [s.name for s in docs.sources] == ["pdf"]
+        assert main.is_leader() and docs.is_leader()
+        assert not docs_standby.is_leader()
+        assert docs.sweep() == 1 and documents.done == {"pdf": "documents"} and closes.done == {}
+        assert main.sweep() == 1 and closes.done == {"round": "main"}
+    finally:
+        for s in (main, docs, docs_standby):
+            s.leadership.release()
+    both = PlatformScheduler(app, name="dev")
+    closes.due["round-2"] = documents.due["pdf-2"] = now - timedelta(seconds=1)
+    try:
+        assert both.sweep() == 2
+        assert closes.done["round-2"] == "main" and documents.done["pdf-2"] == "documents"
+    finally:
+        both.leadership.release()
+    with pytest.raises(ValueError):
+        PlatformScheduler(app, lane="reports")
+
+
+def test_scheduler_run_starts_the_documents_lane_as_a_child_and_stops_it(tmp_path):
+    """``flask scheduler run`` (production) acts in two processes, one per lane: both show a
+    heartbeat as leaders of their lane; SIGTERM stops both."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sqlalchemy import create_engine, select
+
+    from core.models import SchedulerHeartbeat
+
+    root = Path(__file__).resolve().parents[2]
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    env = {k: v for k, v in os.environ.items() if k not in ("RULEBOOK", "CLOCK", "TEST_DATABASE_URL")}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", INSTANCE_PATH=str(tmp_path / "instance"))
+    subprocess.run([*flask, "db", "upgrade"], cwd=root, env=env, check=True, capture_output=True, timeout=120)
+    proc = subprocess.Popen([*flask, "scheduler", "run"], cwd=root, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    engine = create_engine(env["DATABASE_URL"])
+    try:
+        deadline, active = time.monotonic() + 60, []
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                active = conn.execute(select(SchedulerHeartbeat.name).where(SchedulerHeartbeat.active)).scalars().all()
+            if len(active) == 2:
+                break
+            time.sleep(0.25)
+        assert sorted(n.endswith("/documents") for n in active) == [False, True], active
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        child_pid = int(next(n for n in active if n.endswith("/documents")).split(":")[-1].split("/")[0])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and Path(f"/proc/{child_pid}").exists():
+            time.sleep(0.1)
+        assert not Path(f"/proc/{child_pid}").exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        engine.dispose()
