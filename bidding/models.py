@@ -1,13 +1,15 @@
-"""Registrations (with the anonymous bidder code), deposits, bids and each round's book."""
+"""Registrations (with the anonymous bidder code), deposits, bids, each round's book, and the
+court's list of restricted persons."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from accounts.models import User
+from accounts.models import Court, IdentityKind, User
 from bidding.rules import DepositState
 from core.db import Base, Money, UTCDateTime
 
@@ -92,3 +94,60 @@ class Book(Base):
     leader_code: Mapped[str | None] = mapped_column(String(12))
     leader_rank: Mapped[int | None] = mapped_column(Integer)
     bid_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RestrictionKind(StrEnum):
+    """Why a person is on the court's list of restricted persons, and what it bars."""
+
+    #: 失信被执行人名单 (SPC list of dishonest judgment debtors): may not buy real estate
+    #: (不动产, land use rights included) nor vehicles (decision 19).
+    DISHONEST = "dishonest"
+    #: 限制消费令 (order restricting high consumption, SPC rules on restricting high
+    #: consumption Art. 3): the same bar as a dishonest debtor (decision 19).
+    CONSUMPTION = "consumption"
+    #: Staff of a court, of the platform or of an auxiliary agency, and their close relatives:
+    #: may bid on no lot (A53, S1 Art. 34).
+    STAFF = "staff"
+
+
+class RestrictedPerson(Base):
+    """An entry of the court's list of restricted persons (decision 19) or of the persons A53
+    bars. Matched by the keyed hash of the identity number, never by the number itself, which is
+    not stored (decision record 0005, 0011): officers see a masked form."""
+
+    __tablename__ = "restricted_persons"
+    #: One entry per number, kind and source: importing the same row again updates it. The
+    #: unique index leads with the hash, so the check at registration is one index lookup.
+    __table_args__ = (UniqueConstraint("id_number_hmac", "kind", "source"),
+                      CheckConstraint("lifted_on IS NULL OR lifted_on >= listed_on", name="lifted_after_listed"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[RestrictionKind] = mapped_column(String(16))
+    #: Name of the person, or registered name of the enterprise, as the list gives it.
+    name: Mapped[str] = mapped_column(String(120))
+    identity_kind: Mapped[IdentityKind] = mapped_column(String(16))
+    id_number_hmac: Mapped[str] = mapped_column(String(64))
+    #: ``3402**********1234``: enough for an officer to recognise the entry.
+    id_number_masked: Mapped[str] = mapped_column(String(18))
+    #: The court's document number, or e.g. 最高人民法院失信被执行人名单.
+    source: Mapped[str] = mapped_column(String(200))
+    listed_on: Mapped[date] = mapped_column(Date)
+    #: The first day the entry no longer bars: a lift dated in the future bars until then.
+    lifted_on: Mapped[date | None] = mapped_column(Date)
+    lift_reason: Mapped[str | None] = mapped_column(String(500))
+    lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The court and officer who first imported the entry (later imports are in the ledger).
+    court_id: Mapped[int] = mapped_column(ForeignKey("courts.id"))
+    imported_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Loaded on demand: the check at registration reads this table alone.
+    court: Mapped[Court] = relationship()
+    imported_by: Mapped[User] = relationship(foreign_keys=[imported_by_id])
+    lifted_by: Mapped[User | None] = relationship(foreign_keys=[lifted_by_id])
+
+    def active_on(self, day: date) -> bool:
+        """Whether the entry bars on ``day``: listed, and not lifted on or before it."""
+        return self.listed_on <= day and (self.lifted_on is None or self.lifted_on > day)

@@ -9,24 +9,25 @@ the close is a conditional claim, so a concurrent extension makes it match nothi
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from accounts.models import Role, User
 from auction import services as auction_services
 from auction.models import Lot, PriorityHolder, Round
 from auction.rules import RoundKind, RoundState
-from bidding import live, rules
+from bidding import live, restrictions, rules
 from bidding.models import Bid, Book, Deposit, Registration
 from bidding.rules import BidFacts, BidRefused, DepositState
 from cases import services as case_services
 from cases.models import Case
-from cases.rules import FundMovement, PartyRole
+from cases.rules import FundMovement, PartyRole, local_today
 from core import audit
 from core.context import Context
 from core.money import MoneyError, to_money
@@ -57,12 +58,24 @@ def _applicant_claim(rnd: Round, user: User) -> Decimal | None:
     return None
 
 
-def _barred_reason(session, rnd: Round, user: User) -> str | None:
+def _barred_reason(session, rnd: Round, user: User, now: datetime) -> str | None:
+    """Why the bidder may not sign up for the round, or ``None``: the debtor of the case (A53 by
+    analogy, decision 19), a defaulter of an earlier round (A41), or a person on the court's
+    list of restricted persons (decision 19) or of staff and close relatives (A53) on the day
+    of ``now``. That last refusal is raised here, as its message names the list, the source and
+    the date (:func:`bidding.restrictions.refusal`).
+
+    :raise Refused: the bidder is on an active entry of the list that bars it from this lot.
+    """
     fp = user.identity.id_number_hmac
     if any(p.role == PartyRole.DEBTOR and p.id_number_hmac == fp for p in rnd.lot.case.parties):
         return N_("The debtor of the case may not bid on its property (A53, decision 19).")
     if auction_services.is_barred(session, lot_id=rnd.lot_id, fingerprint=fp):
         return N_("A buyer who defaulted may not bid in the re-auction (A41, decision 5).")
+    categories = [la.asset.category for la in rnd.lot.assets]
+    entry = restrictions.restriction_for(session, fingerprint=fp, categories=categories, today=local_today(now))
+    if entry is not None:
+        raise restrictions.refusal(entry)
     return None
 
 
@@ -74,7 +87,7 @@ def register(session: Session, *, user: User, round_id: int, housing_promise: bo
         raise NotAllowed()
     if rnd.state not in OPEN_FOR_SIGNUP or ctx.now >= rnd.end_at:
         raise Refused(N_("Registration is closed for this round."))
-    reason = _barred_reason(session, rnd, user)
+    reason = _barred_reason(session, rnd, user, ctx.now)
     if reason:
         raise Refused(reason)
     if rnd.lot.housing and not housing_promise:
@@ -353,13 +366,19 @@ def rnd_window(ctx: Context) -> timedelta:
 # --- the close ----------------------------------------------------------------------------------
 
 
-def close_round(session: Session, *, round_id: int, ctx: Context) -> bool:
+def close_round(session: Session, *, round_id: int, ctx: Context, clock=None) -> bool:
     """Close a round whose end has passed — exactly once. The claim is a conditional update on
     the round's state and end time under its lock; a concurrent bid that extended the end
     makes it match nothing. Decides the winner (A31–A33), hands the outcome to ``auction``,
     moves the deposits (winner's applied, others due for refund within 24 h). Returns whether
-    this call closed it."""
+    this call closed it.
+
+    With ``clock``, "has the end passed" is asked of the bids' own clock once the row is locked
+    (:func:`server_time`: the database's on PostgreSQL), and the close is stamped with that
+    time: a scheduler whose clock runs ahead can never close a round a bid may still enter."""
     rnd = _lock_round(session, round_id)
+    if rnd is not None and clock is not None:
+        ctx = replace(ctx, now=server_time(session, ctx, clock))
     if rnd is None or rnd.state not in (RoundState.BIDDING, RoundState.VARIATION_BIDDING) or rnd.end_at > ctx.now:
         session.rollback()
         return False
@@ -372,19 +391,18 @@ def close_round(session: Session, *, round_id: int, ctx: Context) -> bool:
     bids = session.scalars(select(Bid).where(Bid.round_id == rnd.id).order_by(Bid.seq)).all()
     best = rules.winner([BidFacts(b.seq, b.registration_id, b.amount, b.priority_rank) for b in bids])
     close_ctx = ctx
-    regs = session.scalars(select(Registration).where(Registration.round_id == rnd.id)).all()
+    regs = session.scalars(select(Registration).where(Registration.round_id == rnd.id)
+                           .options(selectinload(Registration.deposit), lazyload(Registration.user))).all()
     case_id = rnd.lot.case_id
-    for reg in regs:
-        dep = reg.deposit
-        if dep is None or dep.state != DepositState.HELD or dep.amount == 0:
-            continue
-        case_services.record_fund_movement(session, case_id=case_id, kind=FundMovement.DEPOSIT_HELD,
-                                           amount=dep.amount, source=f"deposit:{dep.id}", memo="竞买保证金",
-                                           actor="system:close", now=ctx.now, commit=False)
+    # Every held deposit enters the case-fund ledger at the close (decision 21: amounts only),
+    # then the winner's is applied to the price and the others are refunded or fall due.
+    movements = [(FundMovement.DEPOSIT_HELD, reg.deposit.amount, f"deposit:{reg.deposit.id}", "竞买保证金")
+                 for reg in regs if reg.deposit is not None and reg.deposit.state == DepositState.HELD
+                 and reg.deposit.amount > 0]
     if best is None:
         auction_services.record_no_sale(session, round_id=rnd.id, ctx=close_ctx, documents=False)
     else:
-        winner_reg = session.get(Registration, best.registration_id)
+        winner_reg = next(reg for reg in regs if reg.id == best.registration_id)
         auction_services.record_sale(session, round_id=rnd.id, buyer_id=winner_reg.user_id, buyer_code=winner_reg.code,
                                      price=best.amount, ctx=close_ctx, documents=False)
     for reg in regs:
@@ -394,39 +412,35 @@ def close_round(session: Session, *, round_id: int, ctx: Context) -> bool:
         if best is not None and reg.id == best.registration_id:
             dep.state, dep.settled_at = DepositState.APPLIED, ctx.now
             if dep.amount > 0:
-                case_services.record_fund_movement(session, case_id=case_id, kind=FundMovement.DEPOSIT_APPLIED,
-                                                   amount=dep.amount, source=f"deposit:{dep.id}",
-                                                   memo="买受人保证金转为价款", actor="system:close", now=ctx.now,
-                                                   commit=False)
+                movements.append((FundMovement.DEPOSIT_APPLIED, dep.amount, f"deposit:{dep.id}", "买受人保证金转为价款"))
         else:
             dep.refund_due_at = ctx.now + ctx.rulebook.refund_deadline
-            if dep.method in ("gateway", "exempt"):
-                _refund(session, dep, case_id, ctx, actor="system:close")  # unfrozen at once (A36/A37)
+            if dep.method in ("gateway", "exempt"):  # unfrozen at once (A36/A37)
+                movements += _refund(dep, ctx)
+    case_services.record_fund_movements(session, case_id=case_id, movements=movements, actor="system:close",
+                                        now=ctx.now)
     audit.record(session, stream=f"round:{rnd.id}", actor="system:close", action="round.closed",
                  subject=f"round:{rnd.id}",
-                 payload={"bids": len(bids), "winner_code": session.get(Registration, best.registration_id).code
-                          if best else None, "price": str(best.amount) if best else None,
+                 payload={"bids": len(bids), "winner_code": winner_reg.code if best else None, "price": str(best.amount) if best else None,
                           "registrations": len(regs)}, now=ctx.now)
     live.publish_close(session, rnd)
     session.commit()
     return True
 
 
-def close_if_due(session: Session, rnd: Round, ctx: Context) -> Round:
+def close_if_due(session: Session, rnd: Round, ctx: Context, clock=None) -> Round:
     """A round whose end has passed is shown closed: close it now if the scheduler has not
     (exactly once, DESIGN.md §5; the close rechecks the end under the round's lock)."""
     if rnd.state in (RoundState.BIDDING, RoundState.VARIATION_BIDDING) and rnd.end_at <= ctx.now:
-        close_round(session, round_id=rnd.id, ctx=ctx)
+        close_round(session, round_id=rnd.id, ctx=ctx, clock=clock)
         session.expire_all()
     return rnd
 
 
-def _refund(session, dep: Deposit, case_id: int, ctx: Context, *, actor: str) -> None:
+def _refund(dep: Deposit, ctx: Context) -> list[tuple]:
+    """Mark a deposit refunded; returns its fund movement for the caller to record."""
     dep.state, dep.refunded_at, dep.settled_at = DepositState.REFUNDED, ctx.now, ctx.now
-    if dep.amount > 0:
-        case_services.record_fund_movement(session, case_id=case_id, kind=FundMovement.DEPOSIT_REFUNDED,
-                                           amount=dep.amount, source=f"deposit:{dep.id}", memo="退还保证金",
-                                           actor=actor, now=ctx.now, commit=False)
+    return [(FundMovement.DEPOSIT_REFUNDED, dep.amount, f"deposit:{dep.id}", "退还保证金")] if dep.amount > 0 else []
 
 
 def record_refund(session: Session, *, finance: User, deposit_id: int, ctx: Context) -> Deposit:
@@ -439,7 +453,8 @@ def record_refund(session: Session, *, finance: User, deposit_id: int, ctx: Cont
         raise NotAllowed()
     if dep.state != DepositState.HELD or dep.refund_due_at is None:
         raise Refused(N_("This deposit is not due for a refund."))
-    _refund(session, dep, rnd.lot.case_id, ctx, actor=finance.actor)
+    case_services.record_fund_movements(session, case_id=rnd.lot.case_id, movements=_refund(dep, ctx),
+                                        actor=finance.actor, now=ctx.now)
     session.commit()
     return dep
 
@@ -451,15 +466,26 @@ def late_refunds(session: Session, *, now: datetime) -> list[Deposit]:
             if rules.refund_late(due_at=d.refund_due_at, refunded_at=d.refunded_at, now=now)]
 
 
-def run_due(session: Session, ctx: Context) -> int:
-    """Close every round whose end has passed (idempotent; safe with several schedulers)."""
-    done = 0
-    for rid in session.scalars(select(Round.id).where(
-            Round.state.in_([RoundState.BIDDING, RoundState.VARIATION_BIDDING]), Round.end_at <= ctx.now,
-            Round.closed_at.is_(None))).all():
-        if close_round(session, round_id=rid, ctx=ctx):
-            done += 1
-    return done
+def run_due(session: Session, ctx: Context, clock=None, *, new_session=None, workers: int = 1) -> int:
+    """Close every round whose end has passed, earliest end first (idempotent; safe with
+    several schedulers). Each close reads the time afresh (see :func:`close_round`).
+
+    With ``new_session`` and ``workers > 1`` on PostgreSQL, rounds close in parallel, each in
+    its own session: hundreds of rounds ending in the same minute (DESIGN.md §6) spend most of
+    a close waiting on the database, and rounds do not share a lock (their cases may, and then
+    wait for each other as they must)."""
+    ids = session.scalars(select(Round.id).where(
+        Round.state.in_([RoundState.BIDDING, RoundState.VARIATION_BIDDING]), Round.end_at <= ctx.now,
+        Round.closed_at.is_(None)).order_by(Round.end_at, Round.id)).all()
+    session.rollback()
+    if new_session is not None and workers > 1 and len(ids) > 1 and session.get_bind().dialect.name == "postgresql":
+        def close_one(rid: int) -> bool:
+            with new_session() as own:
+                return close_round(own, round_id=rid, ctx=ctx, clock=clock)
+
+        with ThreadPoolExecutor(max_workers=min(workers, len(ids)), thread_name_prefix="close") as pool:
+            return sum(pool.map(close_one, ids))
+    return sum(close_round(session, round_id=rid, ctx=ctx, clock=clock) for rid in ids)
 
 
 def upcoming(session: Session) -> list[datetime]:
