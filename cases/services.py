@@ -596,6 +596,22 @@ def record_fund_movement(session: Session, *, case_id: int, kind: FundMovement, 
 
     :raise InvalidCase: non-positive amount, or money leaving an account that does not hold it.
     """
+    entry = record_fund_movements(session, case_id=case_id, movements=[(kind, amount, source, memo)], actor=actor,
+                                  now=now)[0]
+    if commit:
+        session.commit()
+    return entry
+
+
+def record_fund_movements(session: Session, *, case_id: int, movements: list[tuple[FundMovement, Decimal, str, str]],
+                          actor: str, now: datetime) -> list[FundEntry]:
+    """Append ``(kind, amount, source, memo)`` movements in order, under one lock on the case
+    row, in the caller's transaction (the close of a round moves every deposit at once).
+
+    :raise InvalidCase: as :func:`record_fund_movement`, for the first movement refused.
+    """
+    if not movements:
+        return []
     # Lock the case row only (of=Case: its joined relationships must not be locked or outer-joined).
     case = session.execute(select(Case).where(Case.id == case_id).with_for_update(of=Case)).scalar_one()
     last = session.scalar(select(FundEntry).where(FundEntry.case_id == case.id)
@@ -603,28 +619,30 @@ def record_fund_movement(session: Session, *, case_id: int, kind: FundMovement, 
     balances = {FundAccount.OUTSIDE: Decimal("0"),
                 FundAccount.COURT: last.court_balance_after if last else Decimal("0.00"),
                 FundAccount.DEPOSITS: last.deposits_balance_after if last else Decimal("0.00")}
-    try:
-        amount = to_money(amount)
-        new = rules.apply_movement(balances, FundMovement(kind), amount)
-    except MoneyError:
-        raise InvalidCase(N_("The amount is not valid.")) from None
-    except CaseRuleError as exc:
-        raise InvalidCase(str(exc)) from None
-    source_account, target_account = rules.DIRECTIONS[FundMovement(kind)]
-    entry = FundEntry(case_id=case.id, seq=(last.seq if last else 0) + 1, kind=FundMovement(kind),
-                      amount=amount, from_account=source_account, to_account=target_account,
-                      court_balance_after=new[FundAccount.COURT],
-                      deposits_balance_after=new[FundAccount.DEPOSITS],
-                      source=source, memo=memo[:300], at=now, actor=actor)
-    session.add(entry)
+    seq = last.seq if last else 0
+    entries = []
+    for kind, amount, source, memo in movements:
+        try:
+            amount = to_money(amount)
+            balances = rules.apply_movement(balances, FundMovement(kind), amount)
+        except MoneyError:
+            raise InvalidCase(N_("The amount is not valid.")) from None
+        except CaseRuleError as exc:
+            raise InvalidCase(str(exc)) from None
+        source_account, target_account = rules.DIRECTIONS[FundMovement(kind)]
+        seq += 1
+        entry = FundEntry(case_id=case.id, seq=seq, kind=FundMovement(kind),
+                          amount=amount, from_account=source_account, to_account=target_account,
+                          court_balance_after=balances[FundAccount.COURT],
+                          deposits_balance_after=balances[FundAccount.DEPOSITS],
+                          source=source, memo=memo[:300], at=now, actor=actor)
+        session.add(entry)
+        entries.append(entry)
     session.flush()
-    audit.record(session, stream=f"case:{case.id}", actor=actor, action="funds.moved",
-                 subject=f"case:{case.id}",
-                 payload={"seq": entry.seq, "kind": str(entry.kind), "amount": str(amount), "source": source},
-                 now=now)
-    if commit:
-        session.commit()
-    return entry
+    audit.record_many(session, stream=f"case:{case.id}", actor=actor, now=now, entries=[
+        ("funds.moved", f"case:{case.id}",
+         {"seq": e.seq, "kind": str(e.kind), "amount": str(e.amount), "source": e.source}) for e in entries])
+    return entries
 
 
 def fund_entries(session: Session, case_id: int) -> list[FundEntry]:

@@ -107,7 +107,11 @@ def anchor_hash(*, seq: int, at: datetime, heads: str, prev_hash: str) -> str:
 
 
 def _lock_stream(session: Session, name: str) -> AuditStream:
-    """Create the stream's head row if missing, then lock it for this transaction."""
+    """Lock the stream's head row for this transaction, creating it first if missing (the
+    common case, an existing stream, costs one statement)."""
+    locked = session.execute(select(AuditStream).where(AuditStream.name == name).with_for_update()).scalar_one_or_none()
+    if locked is not None:
+        return locked
     dialect = session.get_bind().dialect.name
     values = {"name": name, "head_seq": 0, "head_hash": GENESIS, "anchored_seq": 0}
     if dialect == "postgresql":
@@ -131,23 +135,34 @@ def record(
 
     Locks only that stream's head row, so unrelated streams never wait on each other.
     """
+    return record_many(session, stream=stream, actor=actor, entries=[(action, subject, payload)], now=now)[0]
+
+
+def record_many(
+    session: Session, *, stream: str, actor: str, entries: list[tuple[str, str, dict | None]], now: datetime,
+) -> list[AuditEntry]:
+    """Append several ``(action, subject, payload)`` entries to ``stream`` in order, under one
+    lock of its head row and one flush (the close of a round writes several fund movements)."""
     head = _lock_stream(session, stream)
-    payload_text = canonical_json(payload or {})
-    digest = sha256_hex(payload_text)
-    seq = head.head_seq + 1
     at = now.astimezone(timezone.utc)
-    h = entry_hash(
-        stream=stream, seq=seq, actor=actor, action=action, subject=subject,
-        payload_digest=digest, at=at, prev_hash=head.head_hash,
-    )
-    entry = AuditEntry(
-        stream=stream, seq=seq, actor=actor, action=action, subject=subject,
-        payload=payload_text, payload_digest=digest, at=at, prev_hash=head.head_hash, hash=h,
-    )
-    session.add(entry)
-    head.head_seq, head.head_hash, head.updated_at = seq, h, at
+    out = []
+    for action, subject, payload in entries:
+        payload_text = canonical_json(payload or {})
+        digest = sha256_hex(payload_text)
+        seq = head.head_seq + 1
+        h = entry_hash(
+            stream=stream, seq=seq, actor=actor, action=action, subject=subject,
+            payload_digest=digest, at=at, prev_hash=head.head_hash,
+        )
+        entry = AuditEntry(
+            stream=stream, seq=seq, actor=actor, action=action, subject=subject,
+            payload=payload_text, payload_digest=digest, at=at, prev_hash=head.head_hash, hash=h,
+        )
+        session.add(entry)
+        head.head_seq, head.head_hash, head.updated_at = seq, h, at
+        out.append(entry)
     session.flush()
-    return entry
+    return out
 
 
 def anchor_streams(session: Session, *, now: datetime) -> AuditAnchor | None:

@@ -58,6 +58,8 @@ def load_config(instance_path: str | os.PathLike, overrides: dict | None = None)
         #: Shared secret of the online payment gateway's signed callbacks (bidding).
         "GATEWAY_SECRET": env.get("GATEWAY_SECRET") or None,
         "SCHEDULER_IN_PROCESS": False,
+        #: Rounds closed in parallel by the scheduler (PostgreSQL; each close its own session).
+        "CLOSE_WORKERS": int(env.get("CLOSE_WORKERS", "4")),
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "LANGUAGES": ("zh_CN", "en"),
