@@ -36,9 +36,9 @@ def _ctx():
                    calendar=WorkCalendar(), vault=VAULT, store=None, base_url="http://test")
 
 
-def _bidder_process(url, user_id, round_id, amounts, barrier, out, stop_at=None):
-    """One process: wait for the others, then bid ``amounts`` in turn (until ``stop_at``, epoch
-    seconds, if given); report each outcome."""
+def _bidder_process(url, user_id, round_id, amounts, barrier, out, seconds=None):
+    """One process: wait for the others, then bid ``amounts`` in turn (for ``seconds`` after
+    the start, if given); report each outcome."""
     from accounts.models import User
     from bidding import services
     from core.clock import Clock
@@ -47,7 +47,8 @@ def _bidder_process(url, user_id, round_id, amounts, barrier, out, stop_at=None)
     engine = make_engine(url)
     results = []
     try:
-        barrier.wait(30)
+        barrier.wait(120)
+        stop_at = time.time() + seconds if seconds is not None else None
         for k, amount in enumerate(amounts):
             if stop_at is not None and time.time() > stop_at:
                 break
@@ -114,27 +115,27 @@ def test_equal_simultaneous_bids_from_several_processes_exactly_one_is_accepted(
 
 def test_bids_from_processes_racing_a_closing_process_none_is_accepted_after_the_end(race):  # noqa: F811
     """Four bidder processes bid rising amounts across the round's end (extended by 300 ms per
-    bid) until after it, while two closer processes (no leadership) sweep: the round closes exactly once, every accepted bid is in
-    the database once and before the final end, and the best bid wins."""
+    bid) until after it, while two closer processes (no leadership) sweep: the round closes
+    exactly once, every accepted bid is in the database once and before the final end, and the
+    best bid wins."""
     engine, round_id, bidders, _ = race
     url = engine.url.render_as_string(hide_password=False)
-    with Session(engine) as s:
-        s.execute(update(Round).where(Round.id == round_id)
-                  .values(end_at=datetime.now(timezone.utc) + timedelta(seconds=8)))
-        s.commit()
     mp = multiprocessing.get_context("spawn")
-    barrier, out = mp.Barrier(PROCESSES), mp.Queue()
+    barrier, out = mp.Barrier(PROCESSES + 1), mp.Queue()  # the bidders and this test
     step = Decimal("5000")
-    # Far more bids than fit before the end: each process keeps bidding after it.
     amounts = [[str(Decimal("700000") + step * (k * PROCESSES + i)) for k in range(5000)] for i in range(PROCESSES)]
-    until = time.time() + 60
+    procs = [_start(_bidder_process, url, bidders[i], round_id, amounts[i], barrier, out, 4.0)
+             for i in range(PROCESSES)]
+    until = time.time() + 180
     closed_by = mp.Queue()
     closers = [_start(_closer_process, url, round_id, until, closed_by) for _ in range(2)]
-    # Bidders start once all are up (spawning takes seconds) and bid until 2 s past the first end:
-    # while they bid the end keeps moving by 300 ms; the race is at whichever end is the last.
-    stop_at = time.time() + 10
-    procs = [_start(_bidder_process, url, bidders[i], round_id, amounts[i], barrier, out, stop_at)
-             for i in range(PROCESSES)]
+    # Once every bidder process is up (spawning takes seconds) they bid for 4 s and the end
+    # comes 2 s from now: the race is at whichever end is the last (each bid moves it 300 ms on).
+    barrier.wait(120)
+    with Session(engine) as s:
+        s.execute(update(Round).where(Round.id == round_id)
+                  .values(end_at=datetime.now(timezone.utc) + timedelta(seconds=2)))
+        s.commit()
     got = _collect(procs, out, PROCESSES)
     while time.time() < until:  # the bidders are done: the end passes 300 ms after the last bid
         with Session(engine) as s:
