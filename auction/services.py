@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,7 +47,12 @@ def _stream(lot: Lot) -> str:
 
 def _event(session, rnd: Round, kind: str, actor: str, ctx: Context, *, reason: str = "", public: bool = True,
            payload: dict | None = None) -> None:
-    rnd.events.append(RoundEvent(kind=kind, reason=reason, public=public, at=ctx.now, actor=actor))
+    event = RoundEvent(kind=kind, reason=reason, public=public, at=ctx.now, actor=actor)
+    if "events" in sa_inspect(rnd).unloaded:
+        session.add(event)  # no need to load every earlier event (the close adds one per round)
+        event.round_id = rnd.id
+    else:
+        rnd.events.append(event)
     audit.record(session, stream=_stream(rnd.lot), actor=actor, action=f"round.{kind}", subject=f"round:{rnd.id}",
                  payload={"reason": reason, **(payload or {})}, now=ctx.now)
 

@@ -7,8 +7,10 @@ few bids and held deposits per round with bulk inserts, then runs four scenarios
 rounds and with fresh scheduler processes (``core.scheduler.PlatformScheduler`` on an app from
 ``core.create_app``, as ``flask scheduler run`` does):
 
-* ``on_time``: one scheduler; half the rounds end at the same instant, half spread over the
-  minute;
+* ``on_time``: one scheduler; the rounds end spread uniformly over the same minute (the
+  target's case);
+* ``burst``: a stress case beyond the target: half the rounds end at the same instant (courts
+  like round hours), half spread over the minute;
 * ``restart``: the scheduler is stopped, every round ends while it is down, it is restarted
   20 s later: all closes happen at the restart, with the outcomes the bids decide;
 * ``two_schedulers``: two scheduler processes at once (one holds the advisory lock);
@@ -339,13 +341,16 @@ def check(engine, expected: list[dict], ends: dict[int, datetime], seen: dict[in
 # --- scenarios ---------------------------------------------------------------------------
 
 
-def minute_of_ends(ids: list[int], start: datetime, seconds: float, rng: random.Random) -> dict[int, datetime]:
-    """Half at one instant (the middle of the window), half spread over it, to the ms."""
+def minute_of_ends(ids: list[int], start: datetime, seconds: float, rng: random.Random,
+                   burst: float = 0.5) -> dict[int, datetime]:
+    """A ``burst`` share of the rounds at one instant (the middle of the window), the others
+    spread uniformly over it, to the ms."""
     ends = {}
-    burst = start + timedelta(seconds=seconds / 2)
+    instant = start + timedelta(seconds=seconds / 2)
+    every = round(1 / burst) if burst > 0 else 0
     for i, rid in enumerate(ids):
-        if i % 2 == 0:
-            ends[rid] = burst
+        if every and i % every == 0:
+            ends[rid] = instant
         else:
             ends[rid] = start + timedelta(milliseconds=rng.randrange(int(seconds * 1000)))
     return ends
@@ -355,9 +360,9 @@ def drain_deadline(ends: dict[int, datetime], grace: float) -> float:
     return max(ends.values()).timestamp() + grace
 
 
-def on_time(engine, expected, ctx) -> dict:
+def on_time(engine, expected, ctx, *, burst: float = 0.0) -> dict:
     ids = [e["id"] for e in expected]
-    ends = minute_of_ends(ids, datetime.now(UTC) + timedelta(seconds=8), ctx["window"], ctx["rng"])
+    ends = minute_of_ends(ids, datetime.now(UTC) + timedelta(seconds=8), ctx["window"], ctx["rng"], burst)
     set_ends(engine, ends)
     sched = Scheduler(ctx["url"], ctx["instance"], "on-time", ctx["logs"])
     try:
@@ -458,6 +463,7 @@ def main() -> None:
            "window": args.window, "down": args.down, "grace": args.grace}
     scenarios = {
         "on_time": lambda exp: on_time(engine, exp, ctx),
+        "burst": lambda exp: on_time(engine, exp, ctx, burst=0.5),
         "restart": lambda exp: restart(engine, exp, ctx),
         "two_schedulers": lambda exp: two_at_once(engine, exp, ctx, mode="scheduler"),
         "racing_closers": lambda exp: two_at_once(engine, exp, ctx, mode="racer"),

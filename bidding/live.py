@@ -174,12 +174,12 @@ def publish_bid(session: Session, rnd: Round, bid: Bid) -> None:
         publish(session, rnd.id, "end", {"end_at": _iso(rnd.end_at), "end_ms": ms(rnd.end_at), "seq": bid.seq})
 
 
-def publish_close(session: Session, rnd: Round) -> None:
-    """The ``close`` event: the outcome as the public lot page shows it after the close."""
-    book = session.get(Book, rnd.id)
+def publish_close(session: Session, rnd: Round, last_bid: Bid | None = None) -> None:
+    """The ``close`` event: the outcome as the public lot page shows it after the close. The
+    closer passes the round's last bid (the book's state), or ``None`` when nobody bid."""
     publish(session, rnd.id, "close", view_data(
-        state=rnd.state, start_at=rnd.start_at, end_at=rnd.end_at, closed=True, seq=book.bid_count if book else 0,
-        price=book.current_price if book else None, leader=book.leader_code if book else None,
+        state=rnd.state, start_at=rnd.start_at, end_at=rnd.end_at, closed=True, seq=last_bid.seq if last_bid else 0,
+        price=last_bid.amount if last_bid else None, leader=last_bid.code if last_bid else None,
         sale_price=rnd.sale_price, buyer_code=rnd.buyer_code))
 
 

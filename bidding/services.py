@@ -423,7 +423,7 @@ def close_round(session: Session, *, round_id: int, ctx: Context, clock=None) ->
                  subject=f"round:{rnd.id}",
                  payload={"bids": len(bids), "winner_code": winner_reg.code if best else None, "price": str(best.amount) if best else None,
                           "registrations": len(regs)}, now=ctx.now)
-    live.publish_close(session, rnd)
+    live.publish_close(session, rnd, bids[-1] if bids else None)
     session.commit()
     return True
 
