@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload, selectinload
 
@@ -286,6 +286,17 @@ def server_time(session: Session, ctx: Context, clock) -> datetime:
     return clock.now() if clock is not None else ctx.now
 
 
+def _qualification_and_time(session: Session, registration_id: int, ctx: Context, clock) -> tuple:
+    """A registration's ``qualified_at`` and the bid's time (:func:`server_time`), read after
+    the round's lock is held; one statement on PostgreSQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        qualified_at, db_now = session.execute(select(Registration.qualified_at, func.clock_timestamp())
+                                               .where(Registration.id == registration_id)).one()
+        return qualified_at, db_now.astimezone(timezone.utc) + (clock.offset() if clock is not None else timedelta(0))
+    qualified_at = session.scalar(select(Registration.qualified_at).where(Registration.id == registration_id))
+    return qualified_at, server_time(session, ctx, clock)
+
+
 def _lock_round(session, round_id: int) -> Round | None:
     return session.execute(select(Round).where(Round.id == round_id).with_for_update(of=Round)
                            .execution_options(populate_existing=True)).scalar_one_or_none()
@@ -306,23 +317,30 @@ def place_bid(session: Session, *, user: User, round_id: int, amount: Decimal, i
         amount = to_money(amount)
     except MoneyError:
         raise Refused(N_("The amount is not valid.")) from None
+    # Before the lock, what cannot change under it: who is bidding, and whether this key was
+    # already used (a retry returns the first receipt; the unique key catches a racing twin).
+    reg = session.execute(select(Registration.id, Registration.code, Registration.priority_rank)
+                          .where(Registration.round_id == round_id, Registration.user_id == user.id)).one_or_none()
+    if reg is None:
+        session.rollback()
+        if session.scalar(select(Round.id).where(Round.id == round_id, Round.published_at.is_not(None))) is None:
+            raise NotFound()
+        raise NotAllowed()
+    earlier = session.scalar(select(Bid).where(Bid.registration_id == reg.id, Bid.idempotency_key == key))
+    if earlier is not None:
+        end_at = session.scalar(select(Round.end_at).where(Round.id == round_id))
+        session.rollback()
+        return Receipt(earlier.id, earlier.seq, earlier.amount, earlier.received_at,
+                       earlier.extended_to or end_at, earlier.extended_to is not None, duplicate=True)
     rnd = _lock_round(session, round_id)
     if rnd is None or rnd.published_at is None:
         session.rollback()
         raise NotFound()
-    reg = session.scalar(select(Registration).where(Registration.round_id == rnd.id, Registration.user_id == user.id))
-    if reg is None:
-        session.rollback()
-        raise NotAllowed()
-    earlier = session.scalar(select(Bid).where(Bid.registration_id == reg.id, Bid.idempotency_key == key))
-    if earlier is not None:
-        session.rollback()
-        return Receipt(earlier.id, earlier.seq, earlier.amount, earlier.received_at,
-                       earlier.extended_to or rnd.end_at, earlier.extended_to is not None, duplicate=True)
-    if reg.qualified_at is None:
+    # On the locked row: the qualification (A20) and the bid's time, in one statement.
+    qualified_at, received = _qualification_and_time(session, reg.id, ctx, clock)
+    if qualified_at is None:
         session.rollback()
         raise Refused(N_("Your deposit is not confirmed yet; you cannot bid (A20)."))
-    received = server_time(session, ctx, clock)
     if rnd.state not in BIDDING_STATES or received < rnd.start_at:
         session.rollback()
         raise Refused(N_("This round is not open for bidding."))
@@ -333,7 +351,11 @@ def place_bid(session: Session, *, user: User, round_id: int, amount: Decimal, i
                                    current_price=book.current_price, end_at=rnd.end_at, leader_rank=book.leader_rank),
                         amount=amount, received_at=received, priority_rank=reg.priority_rank)
     except BidRefused as exc:
+        twin = session.scalar(select(Bid).where(Bid.registration_id == reg.id, Bid.idempotency_key == key))
         session.rollback()
+        if twin is not None:  # the same request, sent twice at once: its twin made the bid
+            return Receipt(twin.id, twin.seq, twin.amount, twin.received_at, twin.extended_to or rnd.end_at,
+                           twin.extended_to is not None, duplicate=True)
         raise Refused(str(exc)) from None
     if rnd.state == RoundState.VARIATION_OPEN:
         # C06: the first 变卖 bid opens a 24-hour window.
@@ -349,7 +371,16 @@ def place_bid(session: Session, *, user: User, round_id: int, amount: Decimal, i
     session.add(bid)
     book.current_price, book.leader_registration_id, book.leader_code, book.leader_rank = \
         amount, reg.id, reg.code, reg.priority_rank
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # the same key's twin committed while this one waited for the lock
+        session.rollback()
+        twin = session.scalar(select(Bid).where(Bid.registration_id == reg.id, Bid.idempotency_key == key))
+        session.rollback()
+        if twin is None:
+            raise
+        return Receipt(twin.id, twin.seq, twin.amount, twin.received_at, twin.extended_to or new_end,
+                       twin.extended_to is not None, duplicate=True)
     audit.record(session, stream=f"round:{rnd.id}", actor=f"code:{reg.code}", action="bid.placed",
                  subject=f"round:{rnd.id}",
                  payload={"seq": bid.seq, "code": reg.code, "amount": str(amount),
@@ -479,6 +510,9 @@ def run_due(session: Session, ctx: Context, clock=None, *, new_session=None, wor
         Round.closed_at.is_(None)).order_by(Round.end_at, Round.id)).all()
     session.rollback()
     if new_session is not None and workers > 1 and len(ids) > 1 and session.get_bind().dialect.name == "postgresql":
+        if hasattr(ctx.calendar, "loaded"):  # read with this session, not from the close threads
+            ctx = replace(ctx, calendar=ctx.calendar.loaded())
+
         def close_one(rid: int) -> bool:
             with new_session() as own:
                 return close_round(own, round_id=rid, ctx=ctx, clock=clock)

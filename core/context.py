@@ -3,6 +3,7 @@ files and the public address. Built once per request or scheduler run and passed
 (STYLE.md 2: no request globals below the view)."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +25,28 @@ def context_for(app, session, now: datetime) -> Context:
     from core.files import file_store
     from core.holidays import load_calendar
 
-    return Context(now=now, rulebook=app.extensions["rulebook"], calendar=load_calendar(session),
+    return Context(now=now, rulebook=app.extensions["rulebook"], calendar=LazyCalendar(lambda: load_calendar(session)),
                    vault=app.extensions["identity_vault"], store=file_store(app),
                    base_url=app.config["PUBLIC_BASE_URL"])
+
+
+class LazyCalendar:
+    """The holiday calendar, read from the database the first time a use case asks (most
+    requests, a bid among them, never do). Behaves as the :class:`WorkCalendar` it loads."""
+
+    def __init__(self, load):
+        self._load = load
+        self._calendar: WorkCalendar | None = None
+        self._lock = threading.Lock()
+
+    def loaded(self) -> WorkCalendar:
+        if self._calendar is None:
+            with self._lock:
+                if self._calendar is None:
+                    self._calendar = self._load()
+        return self._calendar
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.loaded(), name)

@@ -178,3 +178,15 @@ def test_bids_racing_the_close_none_is_accepted_after_the_end(race):
         assert rnd.closed_at >= rnd.end_at
         best = max(bids, key=lambda b: (b.amount, -b.seq))
         assert rnd.buyer_code == s.get(Registration, best.registration_id).code and rnd.sale_price == best.amount
+
+
+def test_the_same_request_sent_twice_at_once_makes_one_bid_and_two_identical_receipts(race):
+    """A double click that reaches two web processes at once: both answers carry the first
+    receipt (one marked duplicate); one bid exists."""
+    engine, round_id, bidders, ctx = race
+    results = run_threads(2, lambda i: bid(engine, bidders[0], round_id, Decimal("700000"), "double-click", ctx))
+    assert all(isinstance(r, services.Receipt) for r in results), results
+    assert len({(r.seq, r.amount, r.received_at) for r in results}) == 1
+    assert sorted(r.duplicate for r in results) == [False, True]
+    with Session(engine) as s:
+        assert len(s.scalars(select(Bid).where(Bid.round_id == round_id)).all()) == 1
