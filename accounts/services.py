@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from accounts import rules
@@ -348,10 +348,12 @@ def user_for_token(session: Session, token: str, *, now: datetime) -> User | Non
     """The active user a bearer token belongs to, or ``None``."""
     if not token:
         return None
+    # The user without its identity (loaded only if a use case reads it): most calls, a bid
+    # among them, need the id and the role.
     row = session.scalar(select(ApiToken).where(
         ApiToken.token_sha256 == hashlib.sha256(token.encode()).hexdigest(),
         ApiToken.revoked_at.is_(None),
-    ))
+    ).options(joinedload(ApiToken.user).lazyload(User.identity)))
     if row is None or not row.user.active:
         return None
     # "Last used" to the minute: writing it on every call was a commit per API request (a

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload, selectinload
 
@@ -319,14 +319,16 @@ def place_bid(session: Session, *, user: User, round_id: int, amount: Decimal, i
         raise Refused(N_("The amount is not valid.")) from None
     # Before the lock, what cannot change under it: who is bidding, and whether this key was
     # already used (a retry returns the first receipt; the unique key catches a racing twin).
-    reg = session.execute(select(Registration.id, Registration.code, Registration.priority_rank)
-                          .where(Registration.round_id == round_id, Registration.user_id == user.id)).one_or_none()
-    if reg is None:
+    row = session.execute(
+        select(Registration.id, Registration.code, Registration.priority_rank, Bid)
+        .outerjoin(Bid, (Bid.registration_id == Registration.id) & (Bid.idempotency_key == key))
+        .where(Registration.round_id == round_id, Registration.user_id == user.id)).one_or_none()
+    if row is None:
         session.rollback()
         if session.scalar(select(Round.id).where(Round.id == round_id, Round.published_at.is_not(None))) is None:
             raise NotFound()
         raise NotAllowed()
-    earlier = session.scalar(select(Bid).where(Bid.registration_id == reg.id, Bid.idempotency_key == key))
+    reg, earlier = row, row.Bid
     if earlier is not None:
         end_at = session.scalar(select(Round.end_at).where(Round.id == round_id))
         session.rollback()
@@ -344,11 +346,12 @@ def place_bid(session: Session, *, user: User, round_id: int, amount: Decimal, i
     if rnd.state not in BIDDING_STATES or received < rnd.start_at:
         session.rollback()
         raise Refused(N_("This round is not open for bidding."))
-    book = session.get(Book, rnd.id) or Book(round_id=rnd.id, bid_count=0)
-    session.add(book)
+    book = session.execute(select(Book.current_price, Book.leader_rank, Book.bid_count)
+                           .where(Book.round_id == rnd.id)).one_or_none()
     try:
         rules.check_bid(rules.Book(starting_price=rnd.starting_price, increment=rnd.increment,
-                                   current_price=book.current_price, end_at=rnd.end_at, leader_rank=book.leader_rank),
+                                   current_price=book.current_price if book else None, end_at=rnd.end_at,
+                                   leader_rank=book.leader_rank if book else None),
                         amount=amount, received_at=received, priority_rank=reg.priority_rank)
     except BidRefused as exc:
         twin = session.scalar(select(Bid).where(Bid.registration_id == reg.id, Bid.idempotency_key == key))
@@ -364,15 +367,18 @@ def place_bid(session: Session, *, user: User, round_id: int, amount: Decimal, i
     new_end = rules.extended_end(rnd.end_at, received, ctx.rulebook.extension_window)
     extended = new_end != rnd.end_at
     rnd.end_at = new_end
-    book.bid_count += 1
-    bid = Bid(round_id=rnd.id, seq=book.bid_count, registration_id=reg.id, code=reg.code, amount=amount,
+    # Plain statements while the lock is held (no unit of work): the bid, the book, the ledger.
+    seq = (book.bid_count if book else 0) + 1
+    bid = Bid(round_id=rnd.id, seq=seq, registration_id=reg.id, code=reg.code, amount=amount,
               received_at=received, priority_rank=reg.priority_rank, extended_to=new_end if extended else None,
               idempotency_key=key)
-    session.add(bid)
-    book.current_price, book.leader_registration_id, book.leader_code, book.leader_rank = \
-        amount, reg.id, reg.code, reg.priority_rank
+    leader = {"current_price": amount, "leader_registration_id": reg.id, "leader_code": reg.code,
+              "leader_rank": reg.priority_rank, "bid_count": seq}
     try:
-        session.flush()
+        bid.id = session.execute(insert(Bid).values(
+            round_id=bid.round_id, seq=seq, registration_id=reg.id, code=reg.code, amount=amount,
+            received_at=received, priority_rank=reg.priority_rank, extended_to=bid.extended_to,
+            idempotency_key=key).returning(Bid.id)).scalar_one()
     except IntegrityError:  # the same key's twin committed while this one waited for the lock
         session.rollback()
         twin = session.scalar(select(Bid).where(Bid.registration_id == reg.id, Bid.idempotency_key == key))
@@ -381,13 +387,18 @@ def place_bid(session: Session, *, user: User, round_id: int, amount: Decimal, i
             raise
         return Receipt(twin.id, twin.seq, twin.amount, twin.received_at, twin.extended_to or new_end,
                        twin.extended_to is not None, duplicate=True)
-    audit.record(session, stream=f"round:{rnd.id}", actor=f"code:{reg.code}", action="bid.placed",
+    if book is None:
+        session.execute(insert(Book).values(round_id=rnd.id, **leader))
+    else:
+        session.execute(update(Book).where(Book.round_id == rnd.id).values(**leader)
+                        .execution_options(synchronize_session=False))
+    audit.append(session, stream=f"round:{rnd.id}", actor=f"code:{reg.code}", action="bid.placed",
                  subject=f"round:{rnd.id}",
-                 payload={"seq": bid.seq, "code": reg.code, "amount": str(amount),
+                 payload={"seq": seq, "code": reg.code, "amount": str(amount),
                           "received_at": received.isoformat(), "end_at": new_end.isoformat()}, now=received)
     live.publish_bid(session, rnd, bid)
     session.commit()
-    return Receipt(bid.id, bid.seq, amount, received, new_end, extended)
+    return Receipt(bid.id, seq, amount, received, new_end, extended)
 
 
 def rnd_window(ctx: Context) -> timedelta:

@@ -165,6 +165,32 @@ def record_many(
     return out
 
 
+def append(session: Session, *, stream: str, actor: str, action: str, subject: str, payload: dict | None,
+           now: datetime) -> int:
+    """:func:`record` in three plain statements, for the hot path of a bid (no ORM unit of
+    work: the bid's lock is held while it runs). The same chain; returns the entry's ``seq``.
+    The caller's transaction must not hold the stream's head as an ORM object."""
+    head = session.execute(select(AuditStream.head_seq, AuditStream.head_hash)
+                           .where(AuditStream.name == stream).with_for_update()).one_or_none()
+    if head is None:
+        head_row = _lock_stream(session, stream)
+        head = (head_row.head_seq, head_row.head_hash)
+        session.expunge(head_row)  # updated below without the ORM
+    head_seq, prev_hash = head
+    payload_text = canonical_json(payload or {})
+    digest = sha256_hex(payload_text)
+    seq, at = head_seq + 1, now.astimezone(timezone.utc)
+    h = entry_hash(stream=stream, seq=seq, actor=actor, action=action, subject=subject,
+                   payload_digest=digest, at=at, prev_hash=prev_hash)
+    session.execute(AuditEntry.__table__.insert().values(
+        stream=stream, seq=seq, actor=actor, action=action, subject=subject, payload=payload_text,
+        payload_digest=digest, at=at, prev_hash=prev_hash, hash=h))
+    session.execute(update(AuditStream).where(AuditStream.name == stream)
+                    .values(head_seq=seq, head_hash=h, updated_at=at)
+                    .execution_options(synchronize_session=False))
+    return seq
+
+
 def anchor_streams(session: Session, *, now: datetime) -> AuditAnchor | None:
     """Write the heads of every stream that moved since the last anchor into the global chain.
 
