@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload, selectinload
 
@@ -34,6 +34,8 @@ from core.money import MoneyError, to_money
 from core.notify import notify
 from core.text import N_, DomainError, NotAllowed, NotFound, Refused  # noqa: F401  (shared, re-exported)
 
+# Plain tables for the statements run under a round's lock (no ORM statement overhead).
+BIDS, BOOKS = Bid.__table__, Book.__table__
 OPEN_FOR_SIGNUP = {RoundState.ANNOUNCED, RoundState.BIDDING, RoundState.VARIATION_OPEN, RoundState.VARIATION_BIDDING}
 BIDDING_STATES = {RoundState.BIDDING, RoundState.VARIATION_OPEN, RoundState.VARIATION_BIDDING}
 
@@ -375,10 +377,10 @@ def place_bid(session: Session, *, user: User, round_id: int, amount: Decimal, i
     leader = {"current_price": amount, "leader_registration_id": reg.id, "leader_code": reg.code,
               "leader_rank": reg.priority_rank, "bid_count": seq}
     try:
-        bid.id = session.execute(insert(Bid).values(
+        bid.id = session.execute(BIDS.insert().values(
             round_id=bid.round_id, seq=seq, registration_id=reg.id, code=reg.code, amount=amount,
             received_at=received, priority_rank=reg.priority_rank, extended_to=bid.extended_to,
-            idempotency_key=key).returning(Bid.id)).scalar_one()
+            idempotency_key=key).returning(BIDS.c.id)).scalar_one()
     except IntegrityError:  # the same key's twin committed while this one waited for the lock
         session.rollback()
         twin = session.scalar(select(Bid).where(Bid.registration_id == reg.id, Bid.idempotency_key == key))
@@ -388,10 +390,9 @@ def place_bid(session: Session, *, user: User, round_id: int, amount: Decimal, i
         return Receipt(twin.id, twin.seq, twin.amount, twin.received_at, twin.extended_to or new_end,
                        twin.extended_to is not None, duplicate=True)
     if book is None:
-        session.execute(insert(Book).values(round_id=rnd.id, **leader))
+        session.execute(BOOKS.insert().values(round_id=rnd.id, **leader))
     else:
-        session.execute(update(Book).where(Book.round_id == rnd.id).values(**leader)
-                        .execution_options(synchronize_session=False))
+        session.execute(BOOKS.update().where(BOOKS.c.round_id == rnd.id).values(**leader))
     audit.append(session, stream=f"round:{rnd.id}", actor=f"code:{reg.code}", action="bid.placed",
                  subject=f"round:{rnd.id}",
                  payload={"seq": seq, "code": reg.code, "amount": str(amount),

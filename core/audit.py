@@ -170,8 +170,9 @@ def append(session: Session, *, stream: str, actor: str, action: str, subject: s
     """:func:`record` in three plain statements, for the hot path of a bid (no ORM unit of
     work: the bid's lock is held while it runs). The same chain; returns the entry's ``seq``.
     The caller's transaction must not hold the stream's head as an ORM object."""
-    head = session.execute(select(AuditStream.head_seq, AuditStream.head_hash)
-                           .where(AuditStream.name == stream).with_for_update()).one_or_none()
+    streams = AuditStream.__table__
+    head = session.execute(select(streams.c.head_seq, streams.c.head_hash)
+                           .where(streams.c.name == stream).with_for_update()).one_or_none()
     if head is None:
         head_row = _lock_stream(session, stream)
         head = (head_row.head_seq, head_row.head_hash)
@@ -185,9 +186,7 @@ def append(session: Session, *, stream: str, actor: str, action: str, subject: s
     session.execute(AuditEntry.__table__.insert().values(
         stream=stream, seq=seq, actor=actor, action=action, subject=subject, payload=payload_text,
         payload_digest=digest, at=at, prev_hash=prev_hash, hash=h))
-    session.execute(update(AuditStream).where(AuditStream.name == stream)
-                    .values(head_seq=seq, head_hash=h, updated_at=at)
-                    .execution_options(synchronize_session=False))
+    session.execute(streams.update().where(streams.c.name == stream).values(head_seq=seq, head_hash=h, updated_at=at))
     return seq
 
 
