@@ -66,12 +66,13 @@ def wrong_check(number: str) -> str:
 
 
 def test_every_problem_of_every_row_is_reported_with_its_line():
-    good = resident_id()
+    # Fixed serials: the factory's counter wraps at 1,000 in a long run of the suite.
+    good = resident_id(serial=101)
     data = csv_of(f"甲,{good},失信被执行人,来源A,2026-03-01,",                 # line 2: fine
-                  f"乙,{wrong_check(resident_id())},失信被执行人,来源A,2026-03-01,",  # line 3: check digit
-                  f"丙,{resident_id()},失信人,来源A,2026-13-01,",               # line 4: kind and date
-                  f",{resident_id()},限制消费令,来源A,2027-01-01,",             # line 5: no name, future
-                  f"丁,{resident_id()},限制消费令,来源A,2026-05-01,2026-04-01",  # line 6: lifted before listed
+                  f"乙,{wrong_check(resident_id(serial=102))},失信被执行人,来源A,2026-03-01,",  # line 3: check digit
+                  f"丙,{resident_id(serial=103)},失信人,来源A,2026-13-01,",               # line 4: kind and date
+                  f",{resident_id(serial=104)},限制消费令,来源A,2027-01-01,",             # line 5: no name, future
+                  f"丁,{resident_id(serial=105)},限制消费令,来源A,2026-05-01,2026-04-01",  # line 6: lifted before
                   f"甲,{good},失信被执行人,来源A,2026-03-01,")                  # line 7: repeats line 2
     with pytest.raises(restrictions.ListRefused) as info:
         restrictions.read_csv(data, today=TODAY)
@@ -90,7 +91,7 @@ def test_every_problem_of_every_row_is_reported_with_its_line():
 
 def test_a_number_is_checked_as_the_kind_it_claims_or_looks_like():
     data = csv_of(f"甲,{uscc()},失信被执行人,来源,2026-03-01,,自然人", f"乙公司,{wrong_check(uscc())},失信被执行人,来源,2026-03-01,,",
-                  f"丙,{wrong_check(resident_id())},失信被执行人,来源,2026-03-01,,",
+                  f"丙,{wrong_check(resident_id(serial=102))},失信被执行人,来源,2026-03-01,,",
                   header="姓名,证件号码,类型,来源,列入日期,解除日期,主体类型\n")
     with pytest.raises(restrictions.ListRefused) as info:
         restrictions.read_csv(data, today=TODAY)
