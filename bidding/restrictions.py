@@ -84,7 +84,7 @@ COLUMNS = [
     Column("source", "来源", True, N_("Source"), ("文书号", "来源文书")),
     Column("listed_on", "列入日期", True, N_("Listed on"), ("发布日期",)),
     Column("lifted_on", "解除日期", False, N_("Lifted on"), ("屏蔽日期",)),
-    Column("identity_kind", "主体类型", False, N_("Person or enterprise"), ("证件类型",)),
+    Column("identity_kind", "主体类型", False, N_("Person or enterprise (column)"), ("证件类型",)),
 ]
 KEYS = [c.key for c in COLUMNS]
 LABELS = {c.key: c.label for c in COLUMNS}
