@@ -172,6 +172,10 @@ def confirm_bank_transfer(session: Session, *, finance: User, deposit_id: int, c
         raise Refused(N_("Bidding has ended; the deposit can no longer qualify (A23)."))
     if not rules.payer_matches(dep.payer_name, dep.registration.user.identity.real_name):
         raise Refused(N_("The payer's name differs from the bidder's real name (decision 10)."))
+    # Listed (or found to be the debtor, a defaulter) since signing up: no qualification.
+    reason = _barred_reason(session, rnd, dep.registration.user, ctx.now)
+    if reason:
+        raise Refused(reason)
     dep.state, dep.confirmed_at, dep.confirmed_by_id = DepositState.HELD, ctx.now, finance.id
     dep.registration.qualified_at = ctx.now
     # In the bidder's stream, not the round's: the round's stream is public and must not let

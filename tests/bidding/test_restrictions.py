@@ -14,6 +14,7 @@ from accounts.services import issue_api_token
 from auction.models import Lot
 from bidding import restrictions, services
 from bidding.models import RestrictedPerson, RestrictionKind
+from bidding.rules import DepositState
 from cases.rules import local_today
 from core.audit import AuditEntry, verify
 from core.calendar import WorkCalendar
@@ -506,3 +507,21 @@ def test_the_demo_restricted_bidder_is_refused_on_the_house_and_the_demo_bidders
                                             categories=["real_estate"], today=local_today(ctx.now)) is None
     lifted = session.scalar(select(RestrictedPerson).where(RestrictedPerson.lifted_on.is_not(None)))
     assert lifted is not None and lifted.lift_reason
+
+
+def test_a_bidder_listed_after_signing_up_is_not_qualified_by_the_finance_officer(session, officer, ctx):
+    """The bar holds at qualification too: the transfer of someone listed since signing up is
+    not confirmed (no bidder code), with the list's words; the deposit stays pending."""
+    rnd = lot_of(session, ctx, "real_estate")
+    bidder = make_bidder(session, real_name="孙丽")
+    reg = register(session, bidder, rnd, ctx)
+    dep = services.declare_bank_transfer(session, user=bidder, registration_id=reg.id, payer_name="孙丽",
+                                         bank_reference="工行 1", ctx=ctx)
+    listed(session, officer, ctx.now, bidder, "限制消费令")
+    finance = make_user(session, "finance", court_id=rnd.lot.case.court_id)
+    with pytest.raises(services.Refused) as info:
+        services.confirm_bank_transfer(session, finance=finance, deposit_id=dep.id, ctx=ctx)
+    assert "decision 19" in info.value.message
+    session.rollback()
+    assert session.get(type(dep), dep.id).state == DepositState.PENDING
+    assert session.get(type(reg), reg.id).qualified_at is None
