@@ -209,7 +209,17 @@ def versions(engine) -> dict:
     return {"cpus": os.cpu_count(), "mem_gib": round(mem / 1024 / 1024, 1), "kernel": platform.release(),
             "python": platform.python_version(), "postgresql": pg, "pg_settings": settings,
             **{name: version(name) for name in ("gunicorn", "gevent", "flask", "sqlalchemy", "psycopg")},
-            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()], "git": git_head()}
+            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()], "git": git_head(),
+            # CPU seconds of a fixed pure-Python loop: runs on a shared VM compare only at equal speed
+            "python_loop_s": python_loop_seconds()}
+
+
+def python_loop_seconds() -> float:
+    c0 = time.process_time()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    return round(time.process_time() - c0, 3)
 
 
 def git_head() -> str | None:
