@@ -60,7 +60,7 @@ the last line is one JSON object. Usage:
     .venv/bin/python bench/bids.py [--url postgresql://postgres@127.0.0.1:5432/postgres]
         [--workers 4] [--clients 32] [--seconds 10] [--warmup 2] [--strategies clock,next]
         [--peak-lots 1000] [--peak-rate 200] [--hot-rate 20] [--peak-seconds 30] [--peak-warmup 5]
-        [--max-conns 48] [--skip-peak]
+        [--max-conns 48] [--skip-peak] [--skip-hot]
         [--diagnose [--profile]]
 
 ``--diagnose`` serves ``bench/bids.py``'s instrumented app instead of ``wsgi:app`` (same app,
@@ -100,6 +100,7 @@ TARGET_RATIO = 0.8
 TARGET_PEAK_P99_MS = 50.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 REQUEST_TIMEOUT = 30.0
+RUN_KEYS = ("workers", "strategy", "accepted_per_s", "requests_per_s", "acceptance", "ratio", "errors")
 
 
 # --- small helpers -------------------------------------------------------------------------------------
@@ -543,7 +544,8 @@ class Conn:
             self.writer.close()
             self.reader = self.writer = None
 
-    async def request(self, method: str, path: str, *, token: str | None = None, body: bytes = b"") -> tuple[int, bytes]:
+    async def request(self, method: str, path: str, *, token: str | None = None,
+                      body: bytes = b"") -> tuple[int, bytes]:
         """Send one request and read its answer. A reused connection the server closed before
         answering anything is retried once on a new one (what HTTP clients do; safe here: every
         bid carries its idempotency key)."""
@@ -775,6 +777,7 @@ async def peak_clients(port: int, *, lots: dict[int, dict], hot_round: int, rate
     Conn.retries = 0
     start = time.perf_counter() + 0.2
     t0 = start + warmup
+    t0_wall = time.time() + (t0 - time.perf_counter())
     await asyncio.sleep(0.2)
     measuring = False
     lags: list[float] = []
@@ -801,8 +804,9 @@ async def peak_clients(port: int, *, lots: dict[int, dict], hot_round: int, rate
     for c in idle:
         c.close()
     measured = [r for r in records if r["scheduled"] >= t0]
-    return {"records": records, "measured": measured, "t0": t0, "cpu": cpu, "connections_opened": opened[0],
-            "retries": Conn.retries, "connections_per_worker": spread, "loop_lag_ms": summary(lags)}
+    return {"records": records, "measured": measured, "t0": t0, "t0_wall": t0_wall, "cpu": cpu,
+            "connections_opened": opened[0], "retries": Conn.retries, "connections_per_worker": spread,
+            "loop_lag_ms": summary(lags)}
 
 
 def peak_figures(run: dict, seconds: float) -> dict:
@@ -831,7 +835,7 @@ def peak_figures(run: dict, seconds: float) -> dict:
             "retried_on_closed_connection": run["retries"], "connections_per_worker": run["connections_per_worker"],
             "client_loop_lag_ms": run["loop_lag_ms"],
             # p99 of the bids scheduled in each second: a stall shows as a few bad seconds
-            "p99_ms_by_second": seconds_p99}
+            "p99_ms_by_second": seconds_p99, "t0_wall": run["t0_wall"]}
 
 
 # --- the audit -------------------------------------------------------------------------------------------
@@ -907,7 +911,8 @@ def audit(engine, *, round_ids: list[int], original: dict[int, dict], records: l
             bad("never_sent_but_in_db", f"round {b.round_id} seq {b.seq} key {b.idempotency_key}")
         elif k in unknown:
             unanswered_in_db += 1  # a request whose answer was lost may have been accepted: not an anomaly
-    receipts_by_seq = {(r["round"], r["receipt"]["seq"]): r["receipt"] for r in records if r.get("status") in (200, 201)}
+    receipts_by_seq = {(r["round"], r["receipt"]["seq"]): r["receipt"]
+                       for r in records if r.get("status") in (200, 201)}
     for rid in round_ids:
         rows = bids.get(rid, [])
         end = original[rid]["end_at"]
@@ -919,7 +924,8 @@ def audit(engine, *, round_ids: list[int], original: dict[int, dict], records: l
             if k and b.received_at < rows[k - 1].received_at:
                 bad("time_goes_back", f"round {rid} seq {b.seq}")
             new_end = rules.extended_end(end, b.received_at, window)
-            if (b.extended_to is not None) != (new_end != end) or (b.extended_to is not None and b.extended_to != new_end):
+            extended = b.extended_to is not None
+            if extended != (new_end != end) or (extended and b.extended_to != new_end):
                 bad("extension_wrong", f"round {rid} seq {b.seq}")
             end = new_end
             rec = receipts_by_seq.get((rid, b.seq))
@@ -1056,7 +1062,8 @@ def diagnostic_app():
         db._factory = sessionmaker(db._engine, expire_on_commit=False)
     engine = app.extensions["database"].engine
     stats = {"requests": 0, "bid_requests": 0, "request_ms": [], "lock_ms": [], "lock_sql_ms": [],
-             "lock_stmt_count": [], "commit_ms": [], "lock_commit_ms": [], "before_lock_ms": [], "lock_wait_ms": [], "after_lock_ms": [],
+             "lock_stmt_count": [], "commit_ms": [], "lock_commit_ms": [], "before_lock_ms": [], "lock_wait_ms": [],
+             "after_lock_ms": [],
              "stmt": defaultdict(lambda: [0, 0.0]), "stmt_in_lock": defaultdict(lambda: [0, 0.0]),
              "request_thread_cpu_ms": [], "components": defaultdict(float)}
     import psycopg.waiting
@@ -1128,6 +1135,21 @@ def diagnostic_app():
     event.listen(Session, "after_rollback", _end)
 
     stats["db_connects"] = 0
+    # the worker's garbage-collector pauses ≥ 1 ms (every greenlet of the worker waits meanwhile)
+    import gc
+
+    stats["gc_pauses"] = []  # [wall clock at the end, generation, ms]
+    gc_start = [0.0]
+
+    def gc_pause(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_start[0] = time.perf_counter()
+        else:
+            ms = (time.perf_counter() - gc_start[0]) * 1000
+            if ms >= 1:
+                stats["gc_pauses"].append([round(time.time(), 3), info.get("generation"), round(ms, 2)])
+
+    gc.callbacks.append(gc_pause)
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, record):
@@ -1208,7 +1230,8 @@ def diagnostic_app():
     def _flush1(session, *_):
         st = state.get(getcurrent())
         if st is not None and "f0" in st:
-            st.setdefault("comp", defaultdict(float))["ORM flushes (inside the above)"] += time.perf_counter() - st.pop("f0")
+            comp = st.setdefault("comp", defaultdict(float))
+            comp["ORM flushes (inside the above)"] += time.perf_counter() - st.pop("f0")
 
     def wrapped(environ, start_response):
         me = getcurrent()
@@ -1239,7 +1262,9 @@ def diagnosis_report(diag: Path) -> dict:
     import io
     import pstats
 
-    merged: dict = {"components": Counter(), "psycopg_wait": set(), "db_connects": 0, "requests": 0, "bid_requests": 0, "stmt": Counter(), "stmt_in_lock": Counter(),
+    gc_pauses: list = []
+    merged: dict = {"components": Counter(), "psycopg_wait": set(), "db_connects": 0, "requests": 0,
+                    "bid_requests": 0, "stmt": Counter(), "stmt_in_lock": Counter(),
                     "stmt_ms": Counter(), "stmt_in_lock_ms": Counter()}
     lists = defaultdict(list)
     profs = []
@@ -1248,6 +1273,7 @@ def diagnosis_report(diag: Path) -> dict:
         merged["psycopg_wait"].add(d.get("psycopg_wait"))
         merged["requests"] += d["requests"]
         merged["db_connects"] += d.get("db_connects", 0)
+        gc_pauses.extend([f.stem.split("-")[1], *p] for p in d.get("gc_pauses", []))
         merged["bid_requests"] += d["bid_requests"]
         for k in ("request_ms", "request_thread_cpu_ms", "before_lock_ms", "lock_wait_ms", "lock_ms", "lock_sql_ms",
                   "lock_commit_ms", "lock_stmt_count", "commit_ms", "after_lock_ms"):
@@ -1270,13 +1296,18 @@ def diagnosis_report(diag: Path) -> dict:
     report = {"lock_held_mean_ms": {
                   "held": round(mean("lock_ms"), 2), "sql_statements": round(mean("lock_sql_ms"), 2),
                   "statements": round(mean("lock_stmt_count"), 1), "commit": round(mean("lock_commit_ms"), 2),
-                  "python_and_waiting_for_cpu": round(mean("lock_ms") - mean("lock_sql_ms") - mean("lock_commit_ms"), 2)},
-              "request_mean_ms": {"before_lock": round(mean("before_lock_ms"), 2), "lock_wait": round(mean("lock_wait_ms"), 2),
+                  "python_and_waiting_for_cpu": round(
+                      mean("lock_ms") - mean("lock_sql_ms") - mean("lock_commit_ms"), 2)},
+              "request_mean_ms": {"before_lock": round(mean("before_lock_ms"), 2),
+                                  "lock_wait": round(mean("lock_wait_ms"), 2),
                                   "lock_held": round(mean("lock_ms"), 2), "after_lock": round(mean("after_lock_ms"), 2),
                                   "total": round(mean("request_ms"), 2),
                                   "worker_thread_cpu": round(mean("request_thread_cpu_ms"), 2)},
               "parts_mean_ms": {name: round(v / max(1, merged["bid_requests"]), 3)
                                 for name, v in sorted(merged["components"].items())},
+              "gc_pauses_ge_1ms": {"count": len(gc_pauses), "total_ms": round(sum(p[3] for p in gc_pauses), 1),
+                                   "max_ms": max((p[3] for p in gc_pauses), default=0),
+                                   "gen2": [p for p in gc_pauses if p[2] == 2]},
               "psycopg_wait": sorted(merged["psycopg_wait"]), "db_connects": merged["db_connects"],
               "bid_requests": merged["bid_requests"], "requests": merged["requests"],
               **{k: summary(v) for k, v in lists.items()},
@@ -1341,6 +1372,7 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
                          "their latency still counts from the scheduled time")
     ap.add_argument("--build-procs", type=int, default=2)
     ap.add_argument("--skip-peak", action="store_true")
+    ap.add_argument("--skip-hot", action="store_true", help="no hot-lot runs over HTTP (the bare one still runs)")
     ap.add_argument("--diagnose", action="store_true", help="instrumented app (timers): explains, never quotes")
     ap.add_argument("--profile", action="store_true", help="with --diagnose: cProfile in every worker as well")
     ap.add_argument("--pool", default=None, metavar="SIZE,OVERFLOW",
@@ -1389,7 +1421,7 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
             print(f"note: load average {machine['loadavg_at_start']} at start: other work shares this machine")
 
         # -- build ----------------------------------------------------------------------------------
-        hot_runs = [(w, s) for w in workers_list for s in strategies]
+        hot_runs = [] if args.skip_hot else [(w, s) for w in workers_list for s in strategies]
         peak_lots = 0 if args.skip_peak else args.peak_lots
         t0 = time.time()
         ids = build_rounds(url, engine, len(hot_runs) + 1 + peak_lots, args.build_procs, tmp)
@@ -1434,7 +1466,7 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
             server = Gunicorn(db_url=url, instance=tmp / "instance", port=port, workers=w,
                               log=tmp / "logs" / f"gunicorn-w{w}.log", diagnose=diag_dir, profile=args.profile,
                               extra=shlex.split(args.gunicorn_args), pool=args.pool)
-            boot = server.wait_ready(f"/api/v1/rounds/{hot_ids[0]}/book")
+            boot = server.wait_ready(f"/api/v1/rounds/{ids[0]}/book")
             wpids = server.worker_pids()
             print(f"gunicorn: {' '.join(server.cmd[1:])} on 127.0.0.1:{port}; {len(wpids)} workers answering "
                   f"after {boot:.1f} s")
@@ -1459,7 +1491,8 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
                       f"{args.seconds:g} s: {fig['accepted_per_s']} accepted bids/s (ratio to bare {row['ratio']}), "
                       f"{fig['requests_per_s']} requests/s, acceptance {fig['acceptance']}, errors {fig['errors']} "
                       f"{fig['error_kinds'] or ''}; latency all {fig['latency_ms']} ms; accepted "
-                      f"{fig['accepted_latency_ms']} ms; connections per worker {run['connections_per_worker']}; CPU {run['cpu']}")
+                      f"{fig['accepted_latency_ms']} ms; connections per worker {run['connections_per_worker']}; "
+                      f"CPU {run['cpu']}")
                 print(f"  audit: {aud['acknowledged']} acknowledged, {aud['bids_in_db']} in the database, "
                       f"{aud['unanswered']} unanswered, anomalies {aud['anomalies']} {aud['by_kind'] or ''}"
                       + "".join(f"\n    {e}" for e in aud["examples"]))
@@ -1476,7 +1509,8 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
                 anomalies += aud["anomalies"]
                 peak.update({"workers": w, "lots": len(peak_ids), "cpu": run["cpu"], "audit": aud})
                 print(f"realistic peak, {w} workers: {len(peak_ids)} open lots, {args.peak_rate:g} bids/s spread + "
-                      f"{args.hot_rate:g} bids/s on one, open loop, {args.peak_seconds:g} s after {args.peak_warmup:g} s: sent "
+                      f"{args.hot_rate:g} bids/s on one, open loop, {args.peak_seconds:g} s after "
+                      f"{args.peak_warmup:g} s: sent "
                       f"{peak['rate']} bids/s, answered {peak['answered_per_s']}/s within the {args.peak_seconds:g} s "
                       f"({peak['accepted']} accepted, {peak['refused']} refused as outbid, "
                       f"{peak['errors']} errors {peak['error_kinds'] or ''}); latency from the scheduled time "
@@ -1487,7 +1521,8 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
                       f"{peak['retried_on_closed_connection']} requests re-sent on a new one; CPU {run['cpu']}")
                 print(f"  p99 ms of the bids scheduled in each second: {peak['p99_ms_by_second']}")
                 print(f"  audit: {aud['acknowledged']} acknowledged, {aud['bids_in_db']} in the database, "
-                      f"anomalies {aud['anomalies']} {aud['by_kind'] or ''}" + "".join(f"\n    {e}" for e in aud["examples"]))
+                      f"anomalies {aud['anomalies']} {aud['by_kind'] or ''}"
+                      + "".join(f"\n    {e}" for e in aud["examples"]))
             if diag_dir:
                 time.sleep(2.5)  # the workers' last dump
             server.stop()
@@ -1501,11 +1536,19 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
                 (tmp / f"diagnosis-w{w}.json").write_text(json.dumps(rep, ensure_ascii=False, indent=1))
                 print(f"diagnosis, {w} workers (every bid this server answered, all its runs): lock held, mean "
                       f"{rep['lock_held_mean_ms']} ms; bid request, mean {rep['request_mean_ms']} ms; new database "
-                      f"connections {rep['db_connects']}; psycopg waits with {rep['psycopg_wait']}; full: "
+                      f"connections {rep['db_connects']}; psycopg waits with {rep['psycopg_wait']}; GC pauses ≥ 1 ms: "
+                      f"{ {k: v for k, v in rep['gc_pauses_ge_1ms'].items() if k != 'gen2'} } "
+                      f"(full collections: {len(rep['gc_pauses_ge_1ms']['gen2'])}); full: "
                       f"{tmp / f'diagnosis-w{w}.json'}")
                 print(f"  parts of a bid request, mean wall ms: {rep['parts_mean_ms']}")
+                if peak is not None and rep["gc_pauses_ge_1ms"]["gen2"]:
+                    print("  full GC collections during the peak (second of the peak, worker, ms): " + ", ".join(
+                        f"{int(ts - peak['t0_wall'])} s {pid} {ms}"
+                        for pid, ts, _gen, ms in rep["gc_pauses_ge_1ms"]["gen2"]
+                        if 0 <= ts - peak["t0_wall"] <= args.peak_seconds + 30))
                 print("  SQL per bid request (count, client-side ms): " + "; ".join(
-                    f"{lab} ×{v['n']} {v['ms']}" for lab, v in rep["per_bid_request_statements"].items() if v["n"] >= 0.05))
+                    f"{lab} ×{v['n']} {v['ms']}" for lab, v in rep["per_bid_request_statements"].items()
+                    if v["n"] >= 0.05))
                 if args.profile:
                     print(f"  cProfile: {tmp}/profile_*-w{w}.txt")
 
@@ -1519,7 +1562,9 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
         anomalies += len(problems)
         print(f"ledger verify: {'ok' if not problems else [str(p) for p in problems[:5]]}")
 
-        head = runs[0]
+        empty = {"accepted_per_s": None, "ratio": None, "latency_ms": {}, "accepted_latency_ms": {},
+                 "requests_per_s": None, "acceptance": None, "workers": workers_list[0], "strategy": None}
+        head = runs[0] if runs else empty  # --skip-hot: no hot-lot figures
         result = {
             "hot_http_bids_per_s": head["accepted_per_s"], "bare_bids_per_s": bare["bids_per_s"],
             "ratio": head["ratio"], "p50_ms": head["latency_ms"].get("p50"), "p99_ms": head["latency_ms"].get("p99"),
@@ -1528,10 +1573,9 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
             "http_requests_per_s": head["requests_per_s"], "acceptance": head["acceptance"],
             "workers": head["workers"], "strategy": head["strategy"], "clients": args.clients, "seconds": args.seconds,
             "anomalies": anomalies, "ledger_problems": len(problems),
-            "runs": [{k: r[k] for k in ("workers", "strategy", "accepted_per_s", "requests_per_s", "acceptance", "ratio",
-                                        "errors")} | {"p50_ms": r["latency_ms"].get("p50"),
-                                                      "p99_ms": r["latency_ms"].get("p99"),
-                                                      "anomalies": r["audit"]["anomalies"], "cpu": r["cpu"]}
+            "runs": [{k: r[k] for k in RUN_KEYS} | {"p50_ms": r["latency_ms"].get("p50"),
+                                                    "p99_ms": r["latency_ms"].get("p99"),
+                                                    "anomalies": r["audit"]["anomalies"], "cpu": r["cpu"]}
                      for r in runs],
             "bare": {"bids_per_s": bare["bids_per_s"], "p50_ms": bare["latency_ms"].get("p50"),
                      "p99_ms": bare["latency_ms"].get("p99"), "errors": sum(bare["errors"].values()),
@@ -1545,7 +1589,7 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
                 "errors": peak["errors"], "refused": peak["refused"], "accepted": peak["accepted"],
                 "anomalies": peak["audit"]["anomalies"], "cpu": peak["cpu"]},
             "targets": {"ratio": TARGET_RATIO, "peak_p99_ms": TARGET_PEAK_P99_MS},
-            "met": {"ratio": (head["ratio"] or 0) >= TARGET_RATIO,
+            "met": {"ratio": None if head["ratio"] is None else head["ratio"] >= TARGET_RATIO,
                     "peak_p99": None if peak is None else (peak["latency_ms"].get("p99") or 1e9) <= TARGET_PEAK_P99_MS,
                     "anomalies": anomalies == 0},
             "machine": machine, "diagnose": args.diagnose, "experiments": {"gunicorn_args": args.gunicorn_args,
