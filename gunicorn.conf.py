@@ -22,6 +22,14 @@ accesslog = "-"
 preload_app = False
 
 
+def on_starting(server):
+    """Refuse to start a deployment whose pools could open more PostgreSQL connections than the
+    server accepts: past ``max_connections`` every new connection fails, bids included."""
+    from core.db import check_connection_budget
+
+    check_connection_budget(os.environ, web_workers=workers)
+
+
 def post_worker_init(worker):
     """Move everything the app built at start (modules, templates, the engine) out of the
     garbage collector's reach: full collections over it paused a worker with ~1,000 streams for

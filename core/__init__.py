@@ -30,7 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from core import api, cli, errors, nav, views
     from core.clock import Clock
     from core.config import load_config
-    from core.db import Database
+    from core.db import Database, pool_settings
     from core.i18n import init_i18n
     from core.money import format_money
     from core.rulebook import get_rulebook
@@ -52,7 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # APScheduler logs every one-second sweep at INFO.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
-    database = Database(app.config["DATABASE_URL"])
+    database = Database(app.config["DATABASE_URL"], **pool_settings(app.config))
     app.extensions["database"] = database
     app.extensions["session_factory"] = app.config.get("SESSION_FACTORY") or database.session
     app.extensions["rulebook"] = get_rulebook(app.config["RULEBOOK"])

@@ -60,6 +60,11 @@ def load_config(instance_path: str | os.PathLike, overrides: dict | None = None)
         "SCHEDULER_IN_PROCESS": False,
         #: Rounds closed in parallel by the scheduler (PostgreSQL; each close its own session).
         "CLOSE_WORKERS": int(env.get("CLOSE_WORKERS", "4")),
+        #: Each process's PostgreSQL pool (core.db.DEFAULT_POOL; gunicorn refuses to start if
+        #: the workers' pools could exceed the server's max_connections).
+        "DB_POOL_SIZE": int(env.get("DB_POOL_SIZE", "10")),
+        "DB_MAX_OVERFLOW": int(env.get("DB_MAX_OVERFLOW", "0")),
+        "DB_POOL_TIMEOUT": float(env.get("DB_POOL_TIMEOUT", "5")),
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "LANGUAGES": ("zh_CN", "en"),

@@ -18,6 +18,7 @@ from decimal import Decimal
 from sqlalchemy import DateTime, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -118,9 +119,59 @@ def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    if "poolclass" not in kwargs:
+        for name, value in DEFAULT_POOL.items():
+            kwargs.setdefault(name, value)
     return create_engine(url, **kwargs)
+
+
+#: Connections one process may open (``DB_POOL_SIZE``, ``DB_MAX_OVERFLOW``, ``DB_POOL_TIMEOUT``).
+#: No overflow by default: a worker that wants more than its pool waits ``pool_timeout`` seconds,
+#: then the request is answered 503 ("busy, try again"), instead of every worker opening
+#: connections until PostgreSQL refuses them all (``max_connections``).
+DEFAULT_POOL = {"pool_size": 10, "max_overflow": 0, "pool_timeout": 5.0}
+
+
+def pool_settings(config) -> dict:
+    """The engine's pool settings from a configuration mapping (defaults: :data:`DEFAULT_POOL`)."""
+    return {"pool_size": int(config.get("DB_POOL_SIZE", DEFAULT_POOL["pool_size"])),
+            "max_overflow": int(config.get("DB_MAX_OVERFLOW", DEFAULT_POOL["max_overflow"])),
+            "pool_timeout": float(config.get("DB_POOL_TIMEOUT", DEFAULT_POOL["pool_timeout"]))}
+
+
+def connections_needed(*, web_workers: int, pool_size: int, max_overflow: int, close_workers: int) -> int:
+    """The most connections a deployment opens: every web worker's full pool, the scheduler's
+    two lanes (each a pool of its own: the parallel closers and one more), and the live
+    listener of each web worker."""
+    per_process = pool_size + max_overflow
+    scheduler = 2 * max(per_process, close_workers + 1)
+    return web_workers * (per_process + 1) + scheduler
+
+
+def check_connection_budget(env, *, web_workers: int) -> None:
+    """Raise :class:`RuntimeError` if ``web_workers`` web processes plus the scheduler may open
+    more connections than the PostgreSQL server named by ``env["DATABASE_URL"]`` accepts
+    (``max_connections`` less ``superuser_reserved_connections``). Nothing to check on SQLite."""
+    url = env.get("DATABASE_URL") or ""
+    if not url.startswith("postgresql"):
+        return
+    settings = pool_settings(env)
+    needed = connections_needed(web_workers=web_workers, pool_size=settings["pool_size"],
+                                max_overflow=settings["max_overflow"],
+                                close_workers=int(env.get("CLOSE_WORKERS", "4")))
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            limit = int(conn.exec_driver_sql("SHOW max_connections").scalar_one())
+            reserved = int(conn.exec_driver_sql("SHOW superuser_reserved_connections").scalar_one())
+    finally:
+        engine.dispose()
+    if needed > limit - reserved:
+        raise RuntimeError(
+            f"{web_workers} web workers with DB_POOL_SIZE={settings['pool_size']} and "
+            f"DB_MAX_OVERFLOW={settings['max_overflow']} (plus the scheduler) may open {needed} "
+            f"connections; PostgreSQL accepts {limit - reserved}. Lower WEB_WORKERS or DB_POOL_SIZE, "
+            f"or raise max_connections.")
 
 
 class Database:
@@ -130,8 +181,9 @@ class Database:
     never cross processes.
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, **engine_options):
         self.url = url
+        self.engine_options = engine_options
         self._engine: Engine | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
@@ -147,7 +199,7 @@ class Database:
                         # Inherited from the parent: drop the pool without closing its sockets,
                         # which still belong to the parent.
                         self._engine.dispose(close=False)
-                    self._engine = make_engine(self.url)
+                    self._engine = make_engine(self.url, **(self.engine_options if not self.url.startswith("sqlite") else {}))
                     self._factory = sessionmaker(self._engine, expire_on_commit=False)
                     self._pid = pid
         return self._engine

@@ -1,11 +1,12 @@
-"""Localised error pages (400/403/404/405/413/500) and JSON errors under ``/api/``."""
+"""Localised error pages (400/403/404/405/413/500/503) and JSON errors under ``/api/``."""
 from __future__ import annotations
 
 import logging
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,7 @@ def _titles():
         413: _("The upload is too large"),
         429: _("Too many requests; please wait and try again"),
         500: _("Something went wrong on our side"),
+        503: _("The platform is busy; please try again in a moment"),
     }
 
 
@@ -39,6 +41,15 @@ def init_app(app) -> None:
     def _http(e: HTTPException):
         message = e.description if getattr(e, "show_message", False) else None
         return _render(e.code or 500, message)
+
+    @app.errorhandler(PoolTimeout)
+    def _busy(_e):
+        # Every connection of this worker's pool stayed busy for DB_POOL_TIMEOUT seconds:
+        # nothing was done; the client may retry (a bid's idempotency key makes that safe).
+        log.warning("database pool exhausted on %s %s", request.method, request.path)
+        response = current_app.make_response(_render(503))
+        response.headers["Retry-After"] = "2"
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):

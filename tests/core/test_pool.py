@@ -1,0 +1,61 @@
+"""The connection budget: a worker's pool never overflows; when it is exhausted the request is
+answered 503 (retry) and nothing changes; gunicorn refuses a deployment that could exceed
+PostgreSQL's ``max_connections``."""
+from __future__ import annotations
+
+import pytest
+
+from core import create_app
+from core.db import check_connection_budget, connections_needed, pool_settings
+from tests.conftest import app_config
+
+
+def test_pool_settings_default_to_no_overflow():
+    assert pool_settings({}) == {"pool_size": 10, "max_overflow": 0, "pool_timeout": 5.0}
+    assert pool_settings({"DB_POOL_SIZE": "3", "DB_MAX_OVERFLOW": "1", "DB_POOL_TIMEOUT": "0.5"}) == {
+        "pool_size": 3, "max_overflow": 1, "pool_timeout": 0.5}
+
+
+def test_connections_needed_counts_every_worker_pool_listener_and_both_scheduler_lanes():
+    # 4 workers × (10 pooled + 1 listener) + 2 lanes × max(10, 4 closers + 1)
+    assert connections_needed(web_workers=4, pool_size=10, max_overflow=0, close_workers=4) == 64
+    # the old defaults (10 + 20 overflow) on 4 workers: past PostgreSQL's default of 100
+    assert connections_needed(web_workers=4, pool_size=10, max_overflow=20, close_workers=4) == 184
+    # many closers: the scheduler's lanes grow with them
+    assert connections_needed(web_workers=1, pool_size=2, max_overflow=0, close_workers=9) == 3 + 20
+
+
+def test_budget_is_not_checked_on_sqlite():
+    check_connection_budget({"DATABASE_URL": "sqlite:///x.sqlite3"}, web_workers=1000)
+
+
+def test_budget_against_the_real_server(db_url, dialect):
+    if dialect != "postgresql":
+        pytest.skip("max_connections is PostgreSQL's")
+    env = {"DATABASE_URL": db_url, "DB_POOL_SIZE": "10"}
+    check_connection_budget(env, web_workers=2)
+    with pytest.raises(RuntimeError, match="max_connections"):
+        check_connection_budget(env, web_workers=500)
+
+
+def test_an_exhausted_pool_answers_503_and_changes_nothing(db_url, dialect, tmp_path):
+    if dialect != "postgresql":
+        pytest.skip("SQLite has no pool to exhaust (one writer at a time, busy_timeout)")
+    app = create_app(app_config(db_url, tmp_path / "instance", DB_POOL_SIZE=1, DB_POOL_TIMEOUT=0.2,
+                                LIVE_ENABLED=False))
+    engine = app.extensions["database"].engine
+    assert engine.pool.size() == 1
+    held = engine.connect()  # the worker's only connection, busy elsewhere
+    try:
+        client = app.test_client()
+        page = client.get("/auction/lots", headers={"Accept-Language": "en"})
+        api = client.get("/api/v1/rounds/1/book")
+    finally:
+        held.close()
+    assert page.status_code == 503
+    assert page.headers["Retry-After"] == "2"
+    assert "busy" in page.get_data(as_text=True)
+    assert api.status_code == 503
+    assert api.get_json()["error"]["code"] == 503
+    assert app.test_client().get("/auction/lots").status_code == 200  # the connection is back
+    app.extensions["database"].dispose()
