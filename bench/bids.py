@@ -1212,6 +1212,8 @@ def diagnostic_app():
             (bidding.api, "context_for", "context_for"),
             (bidding.services, "place_bid", "place_bid"),
             (bidding.services, "_lock_round", "place_bid: SELECT rounds FOR UPDATE (wait + read)"),
+            (bidding.services, "_read_locked", "place_bid: lock (wait) + state and time"),
+            (bidding.services, "_write_bid", "place_bid: the write statement"),
             (bidding.services, "_qualification_and_time", "place_bid: qualification and time"),
             (bidding.services, "server_time", "place_bid: server_time"),
             (core.audit, "append", "place_bid: audit.append"),

@@ -148,30 +148,43 @@ def publish(session: Session, round_id: int, kind: str, data: dict) -> None:
     PostgreSQL: ``pg_notify`` inside the transaction (delivered at commit to every process);
     elsewhere: handed to this process's hubs after the commit.
     """
+    send(session, [encode(round_id, kind, data)])
+
+
+def encode(round_id: int, kind: str, data: dict) -> str:
+    """The text of an event as it travels (``pg_notify``'s payload; the hubs parse it)."""
     if kind not in KINDS:
         raise ValueError(f"unknown live event {kind!r}")
-    payload = json.dumps({"r": round_id, "k": kind, "d": data}, separators=(",", ":"), ensure_ascii=False,
-                         default=_jsonable)
+    return json.dumps({"r": round_id, "k": kind, "d": data}, separators=(",", ":"), ensure_ascii=False,
+                      default=_jsonable)
+
+
+def send(session: Session, payloads: list[str]) -> None:
+    r""":func:`publish` for events already :func:`encode`\ d. (The bid's hot path sends its
+    events inside its single write statement on PostgreSQL: ``pg_notify(CHANNEL, payload)``.)"""
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload})
+        for payload in payloads:
+            session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload})
         return
-    session.connection()  # the event belongs to the transaction in progress (begun if need be)
+    session.connection()  # the events belong to the transaction in progress (begun if need be)
     pending = session.info.get(_PENDING)
     if pending is None:
         pending = session.info[_PENDING] = []
         orm_event.listen(session, "after_commit", _deliver_pending)
         orm_event.listen(session, "after_transaction_end", _forget_pending)
-    pending.append((database_key(bind.engine.url), payload))
+    key = database_key(bind.engine.url)
+    pending.extend((key, payload) for payload in payloads)
 
 
-def publish_bid(session: Session, rnd: Round, bid: Bid) -> None:
-    """The events of an accepted bid: ``bid``, and ``end`` when it extended the round (A28)."""
-    publish(session, rnd.id, "bid", bid_data(seq=bid.seq, code=bid.code, amount=bid.amount, at=bid.received_at,
-                                             end_at=rnd.end_at, extended=bid.extended_to is not None,
-                                             state=rnd.state))
-    if bid.extended_to is not None:
-        publish(session, rnd.id, "end", {"end_at": _iso(rnd.end_at), "end_ms": ms(rnd.end_at), "seq": bid.seq})
+def bid_events(round_id: int, *, seq: int, code: str, amount: Decimal, at: datetime, end_at: datetime,
+               extended: bool, state: str) -> list[str]:
+    """The encoded events of an accepted bid: ``bid``, and ``end`` when it extended the round (A28)."""
+    events = [encode(round_id, "bid", bid_data(seq=seq, code=code, amount=amount, at=at, end_at=end_at,
+                                               extended=extended, state=state))]
+    if extended:
+        events.append(encode(round_id, "end", {"end_at": _iso(end_at), "end_ms": ms(end_at), "seq": seq}))
+    return events
 
 
 def publish_close(session: Session, rnd: Round, last_bid: Bid | None = None) -> None:

@@ -14,8 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from accounts.models import Role, User
@@ -292,20 +293,139 @@ def server_time(session: Session, ctx: Context, clock) -> datetime:
     return clock.now() if clock is not None else ctx.now
 
 
-def _qualification_and_time(session: Session, registration_id: int, ctx: Context, clock) -> tuple:
-    """A registration's ``qualified_at`` and the bid's time (:func:`server_time`), read after
-    the round's lock is held; one statement on PostgreSQL."""
-    if session.get_bind().dialect.name == "postgresql":
-        qualified_at, db_now = session.execute(select(Registration.qualified_at, func.clock_timestamp())
-                                               .where(Registration.id == registration_id)).one()
-        return qualified_at, db_now.astimezone(timezone.utc) + (clock.offset() if clock is not None else timedelta(0))
-    qualified_at = session.scalar(select(Registration.qualified_at).where(Registration.id == registration_id))
-    return qualified_at, server_time(session, ctx, clock)
-
-
 def _lock_round(session, round_id: int) -> Round | None:
     return session.execute(select(Round).where(Round.id == round_id).with_for_update(of=Round)
                            .execution_options(populate_existing=True)).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class _Locked:
+    """What a bid is checked against, read while its round's lock is held."""
+
+    state: str
+    start_at: datetime
+    end_at: datetime
+    starting_price: Decimal
+    increment: Decimal
+    current_price: Decimal | None
+    leader_rank: int | None
+    bid_count: int
+    qualified_at: datetime | None
+    head_seq: int  # the round's ledger stream (0, GENESIS when new)
+    head_hash: str
+    received: datetime  # the bid's time (decision 2), read after the lock was granted
+
+
+# The bid's hot path on PostgreSQL: four round trips while the round is locked (the lock, the
+# state, one write statement, the commit), as driver SQL: no statement is built per bid, and
+# psycopg prepares each on the server after a few uses. See docs/decisions/0012.
+_LOCK_PG = "SELECT state, start_at, end_at, starting_price, increment FROM rounds " \
+           "WHERE id = %(r)s AND published_at IS NOT NULL FOR UPDATE"
+# A statement of its own, after the lock: its snapshot sees the last bid's writes, and
+# clock_timestamp() is read once the lock is ours (in the locking statement it is evaluated
+# before the wait).
+_STATE_PG = """SELECT g.qualified_at, b.current_price, b.leader_rank, b.bid_count, s.head_seq, s.head_hash,
+clock_timestamp() FROM registrations g LEFT JOIN round_books b ON b.round_id = %(r)s
+LEFT JOIN audit_streams s ON s.name = %(stream)s WHERE g.id = %(g)s"""
+# Every write of an accepted bid in one statement; the unique (stream, seq) of the ledger and
+# (round_id, seq) of the bids refuse a chain or a book that moved without the round's lock.
+_WRITE_PG = """WITH bid AS (
+  INSERT INTO bids (round_id, seq, registration_id, code, amount, received_at, priority_rank, extended_to,
+                    idempotency_key)
+  VALUES (%(r)s, %(seq)s, %(g)s, %(code)s, %(amount)s, %(received)s, %(rank)s, %(extended_to)s, %(key)s)
+  RETURNING id),
+book AS (
+  INSERT INTO round_books (round_id, current_price, leader_registration_id, leader_code, leader_rank, bid_count)
+  VALUES (%(r)s, %(amount)s, %(g)s, %(code)s, %(rank)s, %(seq)s)
+  ON CONFLICT (round_id) DO UPDATE SET current_price = EXCLUDED.current_price,
+    leader_registration_id = EXCLUDED.leader_registration_id, leader_code = EXCLUDED.leader_code,
+    leader_rank = EXCLUDED.leader_rank, bid_count = EXCLUDED.bid_count),
+rnd AS (
+  UPDATE rounds SET state = %(state)s, end_at = %(end_at)s
+  WHERE id = %(r)s AND (state <> %(state)s OR end_at <> %(end_at)s)),
+entry AS (
+  INSERT INTO audit_entries (stream, seq, actor, action, subject, payload, payload_digest, at, prev_hash, hash)
+  VALUES (%(stream)s, %(e_seq)s, %(e_actor)s, %(e_action)s, %(e_subject)s, %(e_payload)s, %(e_payload_digest)s,
+          %(e_at)s, %(e_prev)s, %(e_hash)s)),
+head AS (
+  INSERT INTO audit_streams (name, head_seq, head_hash, anchored_seq, updated_at)
+  VALUES (%(stream)s, %(e_seq)s, %(e_hash)s, 0, %(e_at)s)
+  ON CONFLICT (name) DO UPDATE SET head_seq = EXCLUDED.head_seq, head_hash = EXCLUDED.head_hash,
+    updated_at = EXCLUDED.updated_at)
+SELECT (SELECT id FROM bid), (SELECT count(pg_notify(%(channel)s, e)) FROM unnest(%(events)s::text[]) AS e)"""
+
+ROUNDS, REGISTRATIONS, STREAMS, ENTRIES = (Round.__table__, Registration.__table__, audit.AuditStream.__table__,
+                                           audit.AuditEntry.__table__)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(timezone.utc)
+
+
+def _read_locked(session: Session, round_id: int, registration_id: int, stream: str, ctx: Context,
+                 clock) -> _Locked | None:
+    """Lock the round and read what the bid is checked against (``None``: no such published round)."""
+    params = {"r": round_id, "g": registration_id, "stream": stream}
+    if session.get_bind().dialect.name == "postgresql":
+        conn = session.connection()
+        rnd = conn.exec_driver_sql(_LOCK_PG, params).one_or_none()
+        if rnd is None:
+            return None
+        qualified_at, price, rank, count, head_seq, head_hash, db_now = conn.exec_driver_sql(_STATE_PG, params).one()
+        received = db_now.astimezone(timezone.utc) + (clock.offset() if clock is not None else timedelta(0))
+    else:  # SQLite: the transaction began IMMEDIATE, so it is the only writer
+        rnd = session.execute(select(ROUNDS.c.state, ROUNDS.c.start_at, ROUNDS.c.end_at, ROUNDS.c.starting_price,
+                                     ROUNDS.c.increment)
+                              .where(ROUNDS.c.id == round_id, ROUNDS.c.published_at.is_not(None))).one_or_none()
+        if rnd is None:
+            return None
+        qualified_at, price, rank, count, head_seq, head_hash = session.execute(
+            select(REGISTRATIONS.c.qualified_at, BOOKS.c.current_price, BOOKS.c.leader_rank, BOOKS.c.bid_count,
+                   STREAMS.c.head_seq, STREAMS.c.head_hash)
+            .select_from(REGISTRATIONS.outerjoin(BOOKS, BOOKS.c.round_id == round_id)
+                         .outerjoin(STREAMS, STREAMS.c.name == stream))
+            .where(REGISTRATIONS.c.id == registration_id)).one()
+        received = clock.now() if clock is not None else ctx.now
+    state, start_at, end_at, starting_price, increment = rnd
+    return _Locked(state=state, start_at=_utc(start_at), end_at=_utc(end_at), starting_price=starting_price,
+                   increment=increment, current_price=price, leader_rank=rank, bid_count=count or 0,
+                   qualified_at=_utc(qualified_at), head_seq=head_seq or 0, head_hash=head_hash or audit.GENESIS,
+                   received=received)
+
+
+def _write_bid(session: Session, w: dict, entry: dict, events: list[str]) -> int:
+    """Every write of an accepted bid (``w``: the bid, the book and the round; ``entry``: its
+    ledger row; ``events``: its live events); returns the bid's id."""
+    if session.get_bind().dialect.name == "postgresql":
+        params = {**w, **{f"e_{k}": v for k, v in entry.items() if k != "prev_hash"}, "e_prev": entry["prev_hash"],
+                  "stream": entry["stream"], "channel": live.CHANNEL, "events": events}
+        return session.connection().exec_driver_sql(_WRITE_PG, params).scalar_one()
+    bid_id = session.execute(BIDS.insert().values(
+        round_id=w["r"], seq=w["seq"], registration_id=w["g"], code=w["code"], amount=w["amount"],
+        received_at=w["received"], priority_rank=w["rank"], extended_to=w["extended_to"],
+        idempotency_key=w["key"]).returning(BIDS.c.id)).scalar_one()
+    leader = {"current_price": w["amount"], "leader_registration_id": w["g"], "leader_code": w["code"],
+              "leader_rank": w["rank"], "bid_count": w["seq"]}
+    session.execute(sqlite_insert(BOOKS).values(round_id=w["r"], **leader)
+                    .on_conflict_do_update(index_elements=[BOOKS.c.round_id], set_=leader))
+    session.execute(ROUNDS.update().where(ROUNDS.c.id == w["r"]).values(state=w["state"], end_at=w["end_at"]))
+    head = {"head_seq": entry["seq"], "head_hash": entry["hash"], "updated_at": entry["at"]}
+    session.execute(sqlite_insert(STREAMS).values(name=entry["stream"], anchored_seq=0, **head)
+                    .on_conflict_do_update(index_elements=[STREAMS.c.name], set_=head))
+    session.execute(ENTRIES.insert().values(**entry))
+    live.send(session, events)
+    return bid_id
+
+
+def _twin_receipt(session: Session, registration_id: int, key: str, end_at: datetime) -> Receipt | None:
+    """The receipt of the bid this key already made (the same request sent twice at once),
+    read after this attempt was rolled back; ``None`` if there is none."""
+    twin = session.scalar(select(Bid).where(Bid.registration_id == registration_id, Bid.idempotency_key == key))
+    session.rollback()
+    if twin is None:
+        return None
+    return Receipt(twin.id, twin.seq, twin.amount, twin.received_at, twin.extended_to or end_at,
+                   twin.extended_to is not None, duplicate=True)
 
 
 def place_bid(session: Session, *, user: User, round_id: int, amount: Decimal, idempotency_key: str, ctx: Context,
@@ -340,70 +460,60 @@ def place_bid(session: Session, *, user: User, round_id: int, amount: Decimal, i
         session.rollback()
         return Receipt(earlier.id, earlier.seq, earlier.amount, earlier.received_at,
                        earlier.extended_to or end_at, earlier.extended_to is not None, duplicate=True)
-    rnd = _lock_round(session, round_id)
-    if rnd is None or rnd.published_at is None:
+    stream = f"round:{round_id}"
+    locked = _read_locked(session, round_id, reg.id, stream, ctx, clock)
+    if locked is None:
         session.rollback()
         raise NotFound()
-    # On the locked row: the qualification (A20) and the bid's time, in one statement.
-    qualified_at, received = _qualification_and_time(session, reg.id, ctx, clock)
-    if qualified_at is None:
+    received = locked.received
+    if locked.qualified_at is None:
         session.rollback()
         raise Refused(N_("Your deposit is not confirmed yet; you cannot bid (A20)."))
-    if rnd.state not in BIDDING_STATES or received < rnd.start_at:
+    if locked.state not in BIDDING_STATES or received < locked.start_at:
         session.rollback()
         raise Refused(N_("This round is not open for bidding."))
-    book = session.execute(select(Book.current_price, Book.leader_rank, Book.bid_count)
-                           .where(Book.round_id == rnd.id)).one_or_none()
     try:
-        rules.check_bid(rules.Book(starting_price=rnd.starting_price, increment=rnd.increment,
-                                   current_price=book.current_price if book else None, end_at=rnd.end_at,
-                                   leader_rank=book.leader_rank if book else None),
+        rules.check_bid(rules.Book(starting_price=locked.starting_price, increment=locked.increment,
+                                   current_price=locked.current_price, end_at=locked.end_at,
+                                   leader_rank=locked.leader_rank),
                         amount=amount, received_at=received, priority_rank=reg.priority_rank)
     except BidRefused as exc:
-        twin = session.scalar(select(Bid).where(Bid.registration_id == reg.id, Bid.idempotency_key == key))
         session.rollback()
+        twin = _twin_receipt(session, reg.id, key, locked.end_at)
         if twin is not None:  # the same request, sent twice at once: its twin made the bid
-            return Receipt(twin.id, twin.seq, twin.amount, twin.received_at, twin.extended_to or rnd.end_at,
-                           twin.extended_to is not None, duplicate=True)
+            return twin
         raise Refused(str(exc)) from None
-    if rnd.state == RoundState.VARIATION_OPEN:
+    state, end_at = locked.state, locked.end_at
+    if state == RoundState.VARIATION_OPEN:
         # C06: the first 变卖 bid opens a 24-hour window.
-        rnd.state = RoundState.VARIATION_BIDDING
-        rnd.end_at = received + rnd_window(ctx)
-    new_end = rules.extended_end(rnd.end_at, received, ctx.rulebook.extension_window)
-    extended = new_end != rnd.end_at
-    rnd.end_at = new_end
-    # Plain statements while the lock is held (no unit of work): the bid, the book, the ledger.
-    seq = (book.bid_count if book else 0) + 1
-    bid = Bid(round_id=rnd.id, seq=seq, registration_id=reg.id, code=reg.code, amount=amount,
-              received_at=received, priority_rank=reg.priority_rank, extended_to=new_end if extended else None,
-              idempotency_key=key)
-    leader = {"current_price": amount, "leader_registration_id": reg.id, "leader_code": reg.code,
-              "leader_rank": reg.priority_rank, "bid_count": seq}
+        state, end_at = RoundState.VARIATION_BIDDING, received + rnd_window(ctx)
+    new_end = rules.extended_end(end_at, received, ctx.rulebook.extension_window)
+    extended = new_end != end_at
+    seq = locked.bid_count + 1
+    entry = audit.next_entry(stream=stream, head_seq=locked.head_seq, head_hash=locked.head_hash,
+                             actor=f"code:{reg.code}", action="bid.placed", subject=stream,
+                             payload={"seq": seq, "code": reg.code, "amount": str(amount),
+                                      "received_at": received.isoformat(), "end_at": new_end.isoformat()},
+                             now=received)
+    events = live.bid_events(round_id, seq=seq, code=reg.code, amount=amount, at=received, end_at=new_end,
+                             extended=extended, state=state)
     try:
-        bid.id = session.execute(BIDS.insert().values(
-            round_id=bid.round_id, seq=seq, registration_id=reg.id, code=reg.code, amount=amount,
-            received_at=received, priority_rank=reg.priority_rank, extended_to=bid.extended_to,
-            idempotency_key=key).returning(BIDS.c.id)).scalar_one()
+        bid_id = _write_bid(session, {
+            "r": round_id, "seq": seq, "g": reg.id, "code": reg.code, "amount": amount, "received": received,
+            "rank": reg.priority_rank, "extended_to": new_end if extended else None, "key": key,
+            "state": str(state), "end_at": new_end}, entry, events)
     except IntegrityError:  # the same key's twin committed while this one waited for the lock
         session.rollback()
-        twin = session.scalar(select(Bid).where(Bid.registration_id == reg.id, Bid.idempotency_key == key))
-        session.rollback()
+        twin = _twin_receipt(session, reg.id, key, new_end)
         if twin is None:
             raise
-        return Receipt(twin.id, twin.seq, twin.amount, twin.received_at, twin.extended_to or new_end,
-                       twin.extended_to is not None, duplicate=True)
-    if book is None:
-        session.execute(BOOKS.insert().values(round_id=rnd.id, **leader))
-    else:
-        session.execute(BOOKS.update().where(BOOKS.c.round_id == rnd.id).values(**leader))
-    audit.append(session, stream=f"round:{rnd.id}", actor=f"code:{reg.code}", action="bid.placed",
-                 subject=f"round:{rnd.id}",
-                 payload={"seq": seq, "code": reg.code, "amount": str(amount),
-                          "received_at": received.isoformat(), "end_at": new_end.isoformat()}, now=received)
-    live.publish_bid(session, rnd, bid)
+        return twin
     session.commit()
-    return Receipt(bid.id, seq, amount, received, new_end, extended)
+    for cls in (Round, Book):  # written without the ORM: a copy this session holds is stale
+        held = session.identity_map.get(session.identity_key(cls, round_id))
+        if held is not None:
+            session.expire(held)
+    return Receipt(bid_id, seq, amount, received, new_end, extended)
 
 
 def rnd_window(ctx: Context) -> timedelta:

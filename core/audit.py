@@ -147,22 +147,27 @@ def record_many(
     at = now.astimezone(timezone.utc)
     out = []
     for action, subject, payload in entries:
-        payload_text = canonical_json(payload or {})
-        digest = sha256_hex(payload_text)
-        seq = head.head_seq + 1
-        h = entry_hash(
-            stream=stream, seq=seq, actor=actor, action=action, subject=subject,
-            payload_digest=digest, at=at, prev_hash=head.head_hash,
-        )
-        entry = AuditEntry(
-            stream=stream, seq=seq, actor=actor, action=action, subject=subject,
-            payload=payload_text, payload_digest=digest, at=at, prev_hash=head.head_hash, hash=h,
-        )
+        entry = AuditEntry(**next_entry(stream=stream, head_seq=head.head_seq, head_hash=head.head_hash, actor=actor,
+                                        action=action, subject=subject, payload=payload, now=at))
         session.add(entry)
-        head.head_seq, head.head_hash, head.updated_at = seq, h, at
+        head.head_seq, head.head_hash, head.updated_at = entry.seq, entry.hash, at
         out.append(entry)
     session.flush()
     return out
+
+
+def next_entry(*, stream: str, head_seq: int, head_hash: str, actor: str, action: str, subject: str,
+               payload: dict | None, now: datetime) -> dict:
+    """The ``audit_entries`` row that extends a stream whose head is ``(head_seq, head_hash)``
+    (``(0, GENESIS)`` for a new stream): pure, so a caller holding the head's lock may write it
+    with whatever statement suits it, and the stream's head becomes ``(seq, hash)``."""
+    payload_text = canonical_json(payload or {})
+    digest = sha256_hex(payload_text)
+    seq, at = head_seq + 1, now.astimezone(timezone.utc)
+    return {"stream": stream, "seq": seq, "actor": actor, "action": action, "subject": subject,
+            "payload": payload_text, "payload_digest": digest, "at": at, "prev_hash": head_hash,
+            "hash": entry_hash(stream=stream, seq=seq, actor=actor, action=action, subject=subject,
+                               payload_digest=digest, at=at, prev_hash=head_hash)}
 
 
 def append(session: Session, *, stream: str, actor: str, action: str, subject: str, payload: dict | None,
@@ -177,17 +182,12 @@ def append(session: Session, *, stream: str, actor: str, action: str, subject: s
         head_row = _lock_stream(session, stream)
         head = (head_row.head_seq, head_row.head_hash)
         session.expunge(head_row)  # updated below without the ORM
-    head_seq, prev_hash = head
-    payload_text = canonical_json(payload or {})
-    digest = sha256_hex(payload_text)
-    seq, at = head_seq + 1, now.astimezone(timezone.utc)
-    h = entry_hash(stream=stream, seq=seq, actor=actor, action=action, subject=subject,
-                   payload_digest=digest, at=at, prev_hash=prev_hash)
-    session.execute(AuditEntry.__table__.insert().values(
-        stream=stream, seq=seq, actor=actor, action=action, subject=subject, payload=payload_text,
-        payload_digest=digest, at=at, prev_hash=prev_hash, hash=h))
-    session.execute(streams.update().where(streams.c.name == stream).values(head_seq=seq, head_hash=h, updated_at=at))
-    return seq
+    row = next_entry(stream=stream, head_seq=head[0], head_hash=head[1], actor=actor, action=action,
+                     subject=subject, payload=payload, now=now)
+    session.execute(AuditEntry.__table__.insert().values(**row))
+    session.execute(streams.update().where(streams.c.name == stream)
+                    .values(head_seq=row["seq"], head_hash=row["hash"], updated_at=row["at"]))
+    return row["seq"]
 
 
 def anchor_streams(session: Session, *, now: datetime) -> AuditAnchor | None:
