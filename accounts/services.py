@@ -10,8 +10,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, lazyload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from accounts import rules
@@ -348,17 +348,18 @@ def user_for_token(session: Session, token: str, *, now: datetime) -> User | Non
     """The active user a bearer token belongs to, or ``None``."""
     if not token:
         return None
-    # The user without its identity (loaded only if a use case reads it): most calls, a bid
-    # among them, need the id and the role.
-    row = session.scalar(select(ApiToken).where(
-        ApiToken.token_sha256 == hashlib.sha256(token.encode()).hexdigest(),
-        ApiToken.revoked_at.is_(None),
-    ).options(joinedload(ApiToken.user).lazyload(User.identity)))
-    if row is None or not row.user.active:
+    # One row: the user (its identity and court loaded only if a use case reads them; a bid
+    # needs the id and the role) and the token's last use.
+    row = session.execute(
+        select(User, ApiToken.id, ApiToken.last_used_at).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_sha256 == hashlib.sha256(token.encode()).hexdigest(), ApiToken.revoked_at.is_(None))
+        .options(lazyload(User.identity), lazyload(User.court))).one_or_none()
+    if row is None or not row[0].active:
         return None
+    user, token_id, last_used_at = row
     # "Last used" to the minute: writing it on every call was a commit per API request (a
     # bid's request spent more on it than on the bid's own statements).
-    if row.last_used_at is None or now - row.last_used_at >= TOKEN_USE_RESOLUTION:
-        row.last_used_at = now
+    if last_used_at is None or now - last_used_at >= TOKEN_USE_RESOLUTION:
+        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
         session.commit()
-    return row.user
+    return user

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import psycopg
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -358,6 +360,12 @@ ROUNDS, REGISTRATIONS, STREAMS, ENTRIES = (Round.__table__, Registration.__table
                                            audit.AuditEntry.__table__)
 
 
+def _driver(session: Session):
+    """The psycopg connection of the session's transaction (begun if need be): the bid's
+    statements skip SQLAlchemy's execution layer (about a third of a bid's CPU went there)."""
+    return session.connection().connection.driver_connection
+
+
 def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(timezone.utc)
 
@@ -367,11 +375,11 @@ def _read_locked(session: Session, round_id: int, registration_id: int, stream: 
     """Lock the round and read what the bid is checked against (``None``: no such published round)."""
     params = {"r": round_id, "g": registration_id, "stream": stream}
     if session.get_bind().dialect.name == "postgresql":
-        conn = session.connection()
-        rnd = conn.exec_driver_sql(_LOCK_PG, params).one_or_none()
+        conn = _driver(session)
+        rnd = conn.execute(_LOCK_PG, params).fetchone()
         if rnd is None:
             return None
-        qualified_at, price, rank, count, head_seq, head_hash, db_now = conn.exec_driver_sql(_STATE_PG, params).one()
+        qualified_at, price, rank, count, head_seq, head_hash, db_now = conn.execute(_STATE_PG, params).fetchone()
         received = db_now.astimezone(timezone.utc) + (clock.offset() if clock is not None else timedelta(0))
     else:  # SQLite: the transaction began IMMEDIATE, so it is the only writer
         rnd = session.execute(select(ROUNDS.c.state, ROUNDS.c.start_at, ROUNDS.c.end_at, ROUNDS.c.starting_price,
@@ -399,7 +407,10 @@ def _write_bid(session: Session, w: dict, entry: dict, events: list[str]) -> int
     if session.get_bind().dialect.name == "postgresql":
         params = {**w, **{f"e_{k}": v for k, v in entry.items() if k != "prev_hash"}, "e_prev": entry["prev_hash"],
                   "stream": entry["stream"], "channel": live.CHANNEL, "events": events}
-        return session.connection().exec_driver_sql(_WRITE_PG, params).scalar_one()
+        try:
+            return _driver(session).execute(_WRITE_PG, params).fetchone()[0]
+        except psycopg.errors.UniqueViolation as exc:
+            raise IntegrityError(_WRITE_PG, params, exc) from exc
     bid_id = session.execute(BIDS.insert().values(
         round_id=w["r"], seq=w["seq"], registration_id=w["g"], code=w["code"], amount=w["amount"],
         received_at=w["received"], priority_rank=w["rank"], extended_to=w["extended_to"],
@@ -415,6 +426,42 @@ def _write_bid(session: Session, w: dict, entry: dict, events: list[str]) -> int
     session.execute(ENTRIES.insert().values(**entry))
     live.send(session, events)
     return bid_id
+
+
+_BIDDER_PG = """SELECT g.id, g.code, g.priority_rank, b.id, b.seq, b.amount, b.received_at, b.extended_to, r.end_at
+FROM registrations g JOIN rounds r ON r.id = g.round_id
+LEFT JOIN bids b ON b.registration_id = g.id AND b.idempotency_key = %(key)s
+WHERE g.round_id = %(r)s AND g.user_id = %(u)s"""
+
+
+class _Bidder(NamedTuple):
+    """The bidder's registration on the round and the bid this idempotency key already made."""
+
+    id: int
+    code: str
+    priority_rank: int | None
+    bid_id: int | None
+    seq: int | None
+    amount: Decimal | None
+    received_at: datetime | None
+    extended_to: datetime | None
+    end_at: datetime
+
+
+def _bidder(session: Session, round_id: int, user_id: int, key: str) -> _Bidder | None:
+    """Before the lock, what cannot change under it: who is bidding, and whether this key was
+    already used (a retry returns the first receipt; the unique key catches a racing twin)."""
+    if session.get_bind().dialect.name == "postgresql":
+        row = _driver(session).execute(_BIDDER_PG, {"r": round_id, "u": user_id, "key": key}).fetchone()
+    else:
+        row = session.execute(
+            select(REGISTRATIONS.c.id, REGISTRATIONS.c.code, REGISTRATIONS.c.priority_rank, BIDS.c.id, BIDS.c.seq,
+                   BIDS.c.amount, BIDS.c.received_at, BIDS.c.extended_to, ROUNDS.c.end_at)
+            .select_from(REGISTRATIONS.join(ROUNDS, ROUNDS.c.id == REGISTRATIONS.c.round_id)
+                         .outerjoin(BIDS, (BIDS.c.registration_id == REGISTRATIONS.c.id)
+                                    & (BIDS.c.idempotency_key == key)))
+            .where(REGISTRATIONS.c.round_id == round_id, REGISTRATIONS.c.user_id == user_id)).one_or_none()
+    return None if row is None else _Bidder(*row)
 
 
 def _twin_receipt(session: Session, registration_id: int, key: str, end_at: datetime) -> Receipt | None:
@@ -443,23 +490,16 @@ def place_bid(session: Session, *, user: User, round_id: int, amount: Decimal, i
         amount = to_money(amount)
     except MoneyError:
         raise Refused(N_("The amount is not valid.")) from None
-    # Before the lock, what cannot change under it: who is bidding, and whether this key was
-    # already used (a retry returns the first receipt; the unique key catches a racing twin).
-    row = session.execute(
-        select(Registration.id, Registration.code, Registration.priority_rank, Bid)
-        .outerjoin(Bid, (Bid.registration_id == Registration.id) & (Bid.idempotency_key == key))
-        .where(Registration.round_id == round_id, Registration.user_id == user.id)).one_or_none()
-    if row is None:
+    reg = _bidder(session, round_id, user.id, key)
+    if reg is None:
         session.rollback()
         if session.scalar(select(Round.id).where(Round.id == round_id, Round.published_at.is_not(None))) is None:
             raise NotFound()
         raise NotAllowed()
-    reg, earlier = row, row.Bid
-    if earlier is not None:
-        end_at = session.scalar(select(Round.end_at).where(Round.id == round_id))
+    if reg.bid_id is not None:
         session.rollback()
-        return Receipt(earlier.id, earlier.seq, earlier.amount, earlier.received_at,
-                       earlier.extended_to or end_at, earlier.extended_to is not None, duplicate=True)
+        return Receipt(reg.bid_id, reg.seq, reg.amount, _utc(reg.received_at), _utc(reg.extended_to or reg.end_at),
+                       reg.extended_to is not None, duplicate=True)
     stream = f"round:{round_id}"
     locked = _read_locked(session, round_id, reg.id, stream, ctx, clock)
     if locked is None:
