@@ -38,3 +38,6 @@ def post_worker_init(worker):
 
     gc.collect()
     gc.freeze()
+    thresholds = os.environ.get("GC_THRESHOLDS")
+    if thresholds:
+        gc.set_threshold(*(int(t) for t in thresholds.split(",")))

@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime, timezone
-from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
@@ -45,8 +44,7 @@ from cases.models import Asset
 from cases.services import CaseNotFound, get_case_for
 from cases.services import NotAllowed as CaseNotAllowed
 from cases.uploads import FileRefused
-from core.api import api_error, read_json
-from core.i18n import translate_error
+from core.api import read_json, refusals
 from core.text import N_, DomainError
 from core.web import db_session, now, rulebook
 
@@ -66,20 +64,7 @@ _STATUS: list[tuple[type[DomainError], int]] = [
 ]
 
 
-def _refusals(view):
-    """Answer a :class:`DomainError` with its JSON 4xx (409 unless mapped) after a rollback, so a
-    refused write leaves nothing behind in the request's session."""
-
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        try:
-            return view(*args, **kwargs)
-        except DomainError as exc:
-            db_session().rollback()
-            code = next((status for kind, status in _STATUS if isinstance(exc, kind)), 409)
-            return api_error(code, translate_error(exc))
-
-    return wrapped
+_refusals = refusals(_STATUS)
 
 
 def _ctx() -> services.Context:

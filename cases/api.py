@@ -12,7 +12,6 @@ only its masked tail.
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
@@ -23,11 +22,10 @@ from cases import rules, services
 from cases.models import Asset, Case, FundEntry, Party
 from cases.rules import AssetCategory, FundAccount, PartyKind, PartyRole
 from cases.services import AssetInput, CaseNotFound, NotAllowed, PartyInput
-from core.api import api_error, read_json
+from core.api import read_json, refusals
 from core.jsonbody import (  # noqa: F401
     LONG_TEXT, Unreadable, amount_field, choice_field, date_field, instant_str, integer_field, is_utf8, money_str, json_object, required_field, text_field,
 )
-from core.i18n import translate_error
 from core.text import N_, DomainError
 from core.web import db_session, now
 
@@ -39,20 +37,7 @@ _ID = "<int(min=1, max=2147483647):case_id>"
 _STATUS: list[tuple[type[DomainError], int]] = [(Unreadable, 400), (NotAllowed, 403), (CaseNotFound, 404)]
 
 
-def _refusals(view):
-    """Answer a :class:`DomainError` with its JSON 4xx (409 unless mapped) after a rollback, so a
-    refused write leaves nothing behind in the request's session."""
-
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        try:
-            return view(*args, **kwargs)
-        except DomainError as exc:
-            db_session().rollback()
-            code = next((status for kind, status in _STATUS if isinstance(exc, kind)), 409)
-            return api_error(code, translate_error(exc))
-
-    return wrapped
+_refusals = refusals(_STATUS)
 
 
 # --- routes ---------------------------------------------------------------------------------
