@@ -258,9 +258,24 @@ def gateway_callback(session: Session, *, secret: str, timestamp: str, body: byt
     dep = reg.deposit or Deposit(declared_at=ctx.now, amount=amount)
     dep.method, dep.state, dep.gateway_tx, dep.payer_name, dep.confirmed_at = "gateway", DepositState.HELD, tx, payer, ctx.now
     reg.deposit = dep
-    reg.qualified_at = ctx.now
-    audit.record(session, stream=f"user:{reg.user_id}", actor="gateway", action="deposit.confirmed",
-                 subject="deposit", payload={"tx": tx}, now=ctx.now)
+    # Listed (or found to be the debtor, a defaulter) since signing up: the payment is recorded,
+    # as it happened, but qualifies nobody (no bidder code); the close refunds it with the
+    # others (a gateway deposit is unfrozen at once, A36), so nothing before the close shows
+    # that someone signed up (decision 13).
+    try:
+        reason, params = _barred_reason(session, rnd, reg.user, ctx.now), {}
+    except Refused as listed:
+        reason, params = listed.message, listed.params
+    if reason:
+        audit.record(session, stream=f"user:{reg.user_id}", actor="gateway", action="deposit.not_qualified",
+                     subject="deposit", payload={"tx": tx, "reason": reason, "params": params}, now=ctx.now)
+        notify(session, user_id=reg.user_id, now=ctx.now, subject="保证金已收到，但不能取得竞买资格",
+               body="您报名后被查明属于不得竞买的人员（被执行人、悔拍人或限制名单所列人员），"
+                    "不能取得竞买资格。保证金将于本轮竞价结束时解冻退还。")
+    else:
+        reg.qualified_at = ctx.now
+        audit.record(session, stream=f"user:{reg.user_id}", actor="gateway", action="deposit.confirmed",
+                     subject="deposit", payload={"tx": tx}, now=ctx.now)
     try:
         session.commit()
     except IntegrityError:

@@ -525,3 +525,41 @@ def test_a_bidder_listed_after_signing_up_is_not_qualified_by_the_finance_office
     session.rollback()
     assert session.get(type(dep), dep.id).state == DepositState.PENDING
     assert session.get(type(reg), reg.id).qualified_at is None
+
+
+def test_a_gateway_payment_of_a_bidder_listed_after_signing_up_qualifies_nobody(session, officer, ctx):
+    """The gateway's signed callback of someone listed since signing up is recorded (the money
+    arrived) but gives no bidder code; the bidder is told why, in the bidder's own ledger stream
+    (the round's public stream shows nothing), and cannot bid."""
+    import json
+
+    from core.notify import OutboxMessage
+    from tests.bidding.test_services import SECRET
+
+    from bidding import rules
+
+    rnd = lot_of(session, ctx, "vehicle")
+    bidder = make_bidder(session, real_name="钱多多")
+    reg = register(session, bidder, rnd, ctx)
+    listed(session, officer, ctx.now, bidder, "失信被执行人")
+    amount = services.deposit_amount(session, reg)
+    body = json.dumps({"registration_id": reg.id, "tx": "GW-77", "amount": str(amount), "payer": "钱多多"}).encode()
+    ts = str(int(ctx.now.timestamp()))
+    signature = rules.gateway_signature(SECRET, timestamp=ts, body=body)
+    dep = services.gateway_callback(session, secret=SECRET, timestamp=ts, body=body, signature=signature, ctx=ctx)
+    again = services.gateway_callback(session, secret=SECRET, timestamp=ts, body=body, signature=signature, ctx=ctx)
+    assert again.id == dep.id and dep.gateway_tx == "GW-77" and dep.state == DepositState.HELD
+    assert session.get(type(reg), reg.id).qualified_at is None
+    entries = session.scalars(select(AuditEntry).where(AuditEntry.stream == f"user:{bidder.id}",
+                                                       AuditEntry.action.like("deposit.%"))).all()
+    assert [e.action for e in entries] == ["deposit.not_qualified"]
+    assert "decision 19" in json.loads(entries[0].payload)["reason"]
+    assert session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.stream == f"round:{rnd.id}", AuditEntry.action.like("deposit.%"))) == 0
+    told = session.scalars(select(OutboxMessage).where(OutboxMessage.user_id == bidder.id)).all()
+    assert any("不能取得竞买资格" in m.subject for m in told)
+    with pytest.raises(services.Refused) as info:
+        services.place_bid(session, user=bidder, round_id=rnd.id, amount=rnd.starting_price, idempotency_key="k",
+                           ctx=ctx)
+    assert "A20" in info.value.message
+    assert verify(session) == []
