@@ -16,7 +16,8 @@ worker_connections = 10000
 graceful_timeout = 10
 timeout = 60
 keepalive = 5
-accesslog = "-"
+#: ``ACCESS_LOG``: a file, ``-`` (standard output, the default) or empty for none.
+accesslog = os.environ.get("ACCESS_LOG", "-") or None
 # Never log query strings of sensitive pages in full; the default format is fine: bodies are
 # never logged, and identity numbers only travel in POST bodies.
 preload_app = False
