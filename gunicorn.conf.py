@@ -9,7 +9,10 @@ import multiprocessing
 import os
 
 bind = os.environ.get("BIND", "127.0.0.1:5000")
-workers = int(os.environ.get("WEB_WORKERS", multiprocessing.cpu_count() * 2))
+# One gevent worker per core: the work is CPU-bound between database round trips, and twice as
+# many workers as cores took more CPU per bid and doubled the peak's p99 (bench/bids.py, 2 cores:
+# 4 workers 80 ms, 2 workers 36 ms at 220 bids/s).
+workers = int(os.environ.get("WEB_WORKERS", multiprocessing.cpu_count()))
 worker_class = "gevent"
 worker_connections = 10000
 # Streams are long-lived: send keep-alives and do not wait 30 s for them on restart.
@@ -25,10 +28,18 @@ preload_app = False
 
 def on_starting(server):
     """Refuse to start a deployment whose pools could open more PostgreSQL connections than the
-    server accepts: past ``max_connections`` every new connection fails, bids included."""
-    from core.db import check_connection_budget
+    server accepts: past ``max_connections`` every new connection fails, bids included.
 
-    check_connection_budget(os.environ, web_workers=workers)
+    Checked in a child process: the master must not import the database driver, which picks
+    its way of waiting at import, before the gevent workers patch ``select`` (a worker then
+    blocks on every database wait, and the live listener blocks it for good)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "core.db", "check-budget", str(workers)], check=False,
+                          cwd=os.path.dirname(os.path.abspath(__file__)))
+    if done.returncode != 0:
+        raise SystemExit(done.returncode)
 
 
 def post_worker_init(worker):

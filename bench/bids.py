@@ -1353,7 +1353,7 @@ def without_gc(coro_fn, *args, **kwargs):
 def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    default_workers = int(os.environ.get("WEB_WORKERS", (os.cpu_count() or 1) * 2))  # gunicorn.conf.py's formula
+    default_workers = int(os.environ.get("WEB_WORKERS", os.cpu_count() or 1))  # gunicorn.conf.py's formula
     ap.add_argument("--workers", default=str(default_workers),
                     help="gunicorn (gevent) workers; a comma-separated list runs the hot lot once per count, "
                          "the first is the headline and serves the peak")

@@ -218,3 +218,14 @@ class Database:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+
+if __name__ == "__main__":  # ``python -m core.db check-budget WORKERS`` (gunicorn.conf.py's on_starting)
+    import sys
+
+    if sys.argv[1:2] != ["check-budget"] or len(sys.argv) != 3:
+        sys.exit("usage: python -m core.db check-budget WORKERS")
+    try:
+        check_connection_budget(os.environ, web_workers=int(sys.argv[2]))
+    except RuntimeError as exc:
+        sys.exit(f"Error: {exc}")

@@ -59,3 +59,26 @@ def test_an_exhausted_pool_answers_503_and_changes_nothing(db_url, dialect, tmp_
     assert api.get_json()["error"]["code"] == 503
     assert app.test_client().get("/auction/lots").status_code == 200  # the connection is back
     app.extensions["database"].dispose()
+
+
+def test_gunicorn_checks_the_budget_without_importing_the_driver_in_its_master(db_url, dialect):
+    """psycopg chooses how to wait when it is imported: imported in gunicorn's master, before
+    the gevent workers patch ``select``, it made every worker block on every database wait (the
+    live listener then froze the worker for good). The check runs in a child process."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import runpy, sys; cfg = runpy.run_path('gunicorn.conf.py'); cfg['on_starting'](None); "
+            "assert not {'psycopg', 'sqlalchemy'} & set(sys.modules), 'the master imported the driver'")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WEB_WORKERS")}
+    env["DATABASE_URL"] = db_url if dialect == "postgresql" else "sqlite:///unused.sqlite3"
+    ok = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "WEB_WORKERS": "2"},
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    if dialect == "postgresql":
+        refused = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "WEB_WORKERS": "500"},
+                                 capture_output=True, text=True)
+        assert refused.returncode != 0 and "max_connections" in refused.stderr
