@@ -134,7 +134,10 @@ DEFAULT_POOL = {"pool_size": 10, "max_overflow": 0, "pool_timeout": 5.0}
 
 def pool_settings(config) -> dict:
     """The engine's pool settings from a configuration mapping (defaults: :data:`DEFAULT_POOL`)."""
-    return {"pool_size": int(config.get("DB_POOL_SIZE", DEFAULT_POOL["pool_size"])),
+    # the scheduler's parallel closers (CLOSE_WORKERS, each its own session) and its main
+    # session must never wait for one another's connections
+    size = max(int(config.get("DB_POOL_SIZE", DEFAULT_POOL["pool_size"])), int(config.get("CLOSE_WORKERS", 4)) + 2)
+    return {"pool_size": size,
             "max_overflow": int(config.get("DB_MAX_OVERFLOW", DEFAULT_POOL["max_overflow"])),
             "pool_timeout": float(config.get("DB_POOL_TIMEOUT", DEFAULT_POOL["pool_timeout"]))}
 

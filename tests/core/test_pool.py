@@ -12,8 +12,10 @@ from tests.conftest import app_config
 
 def test_pool_settings_default_to_no_overflow():
     assert pool_settings({}) == {"pool_size": 10, "max_overflow": 0, "pool_timeout": 5.0}
-    assert pool_settings({"DB_POOL_SIZE": "3", "DB_MAX_OVERFLOW": "1", "DB_POOL_TIMEOUT": "0.5"}) == {
-        "pool_size": 3, "max_overflow": 1, "pool_timeout": 0.5}
+    assert pool_settings({"DB_POOL_SIZE": "7", "DB_MAX_OVERFLOW": "1", "DB_POOL_TIMEOUT": "0.5"}) == {
+        "pool_size": 7, "max_overflow": 1, "pool_timeout": 0.5}
+    # never fewer than the scheduler's parallel closers and its own session need
+    assert pool_settings({"DB_POOL_SIZE": "2", "CLOSE_WORKERS": "4"})["pool_size"] == 6
 
 
 def test_connections_needed_counts_every_worker_pool_listener_and_both_scheduler_lanes():
@@ -44,14 +46,14 @@ def test_an_exhausted_pool_answers_503_and_changes_nothing(db_url, dialect, tmp_
     app = create_app(app_config(db_url, tmp_path / "instance", DB_POOL_SIZE=1, DB_POOL_TIMEOUT=0.2,
                                 LIVE_ENABLED=False))
     engine = app.extensions["database"].engine
-    assert engine.pool.size() == 1
-    held = engine.connect()  # the worker's only connection, busy elsewhere
+    held = [engine.connect() for _ in range(engine.pool.size())]  # every connection busy elsewhere
     try:
         client = app.test_client()
         page = client.get("/auction/lots", headers={"Accept-Language": "en"})
         api = client.get("/api/v1/rounds/1/book")
     finally:
-        held.close()
+        for conn in held:
+            conn.close()
     assert page.status_code == 503
     assert page.headers["Retry-After"] == "2"
     assert "busy" in page.get_data(as_text=True)
