@@ -164,11 +164,19 @@ def _identity(text: str, kind: IdentityKind | None, today: date) -> tuple[str, I
     try:
         return validate_resident_id(text, today=today), IdentityKind.PERSON
     except IdentityNumberError as person_error:
+        resident_shape = normalize_code(text)[:17].isdigit()
         try:
-            return validate_uscc(text), IdentityKind.ENTERPRISE
+            code = validate_uscc(text)
         except IdentityNumberError as enterprise_error:
             # Seventeen digits first: a resident ID with a typo, not a credit code.
-            raise (person_error if normalize_code(text)[:17].isdigit() else enterprise_error) from None
+            raise (person_error if resident_shape else enterprise_error) from None
+        if resident_shape:
+            # A mistyped resident ID passes as a credit code about once in 31: taken for an
+            # enterprise, the row would bar nobody. The list must say which it is.
+            raise IdentityNumberError(
+                N_("a resident ID with a wrong check digit, or an all-digit credit code: give 自然人 or 企业 "
+                   "in the person-or-enterprise column")) from None
+        return code, IdentityKind.ENTERPRISE
 
 
 def check_row(line: int, raw: dict, *, today: date, problems: list[Problem]) -> EntryInput | None:

@@ -101,6 +101,27 @@ def test_a_number_is_checked_as_the_kind_it_claims_or_looks_like():
                        "the check character (last character) is wrong", "the check digit (last character) is wrong"]
 
 
+def test_a_mistyped_resident_id_that_passes_as_a_credit_code_must_say_whose_it_is():
+    """110105194912300011 is a resident ID with a wrong check digit that happens to be a valid
+    credit code (about one typo in 31): taken for an enterprise, the row would bar nobody. Without
+    the person-or-enterprise column the row is refused; with it, the number is checked as said."""
+    typo, all_digit_code = "110105194912300011", "911100001000000020"
+    header = "姓名,证件号码,类型,来源,列入日期,解除日期,主体类型\n"
+    data = csv_of(f"甲,{typo},失信被执行人,来源,2026-03-01,,", f"乙公司,{all_digit_code},失信被执行人,来源,2026-03-01,,",
+                  f"丙,{typo},失信被执行人,来源,2026-03-01,,自然人", header=header)
+    with pytest.raises(restrictions.ListRefused) as info:
+        restrictions.read_csv(data, today=TODAY)
+    assert [(p.line, p.params["reason"]) for p in info.value.problems] == [
+        (2, "a resident ID with a wrong check digit, or an all-digit credit code: give 自然人 or 企业 "
+            "in the person-or-enterprise column"),
+        (3, "a resident ID with a wrong check digit, or an all-digit credit code: give 自然人 or 企业 "
+            "in the person-or-enterprise column"),
+        (4, "the check digit (last character) is wrong")]
+    said = csv_of(f"乙公司,{all_digit_code},失信被执行人,来源,2026-03-01,,企业", header=header)
+    (entry,) = restrictions.read_csv(said, today=TODAY)
+    assert entry.id_number == all_digit_code and entry.identity_kind == "enterprise"
+
+
 def test_the_header_must_name_every_required_column_once_and_nothing_else():
     with pytest.raises(restrictions.ListRefused) as info:
         restrictions.read_csv(csv_of(header="姓名,姓名,类型,备注\n"), today=TODAY)
