@@ -94,6 +94,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import GunicornServer, server_env  # noqa: E402
 
 UTC = timezone.utc
 TARGET_RATIO = 0.8
@@ -956,15 +959,10 @@ def audit(engine, *, round_ids: list[int], original: dict[int, dict], records: l
 # --- the server --------------------------------------------------------------------------------------------
 
 
-class Gunicorn:
+class Gunicorn(GunicornServer):
     def __init__(self, *, db_url: str, instance: Path, port: int, workers: int, log: Path, diagnose: Path | None,
                  profile: bool = False, extra: list[str] | None = None, pool: str | None = None):
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("RULEBOOK", "CLOCK", "DATABASE_URL", "TEST_DATABASE_URL", "SESSION_FACTORY")}
-        env.update({"ENV": "production", "DATABASE_URL": db_url, "CLOCK": "real", "RULEBOOK": "spc",
-                    "SECRET_KEY": "bench-bids-secret", "IDENTITY_KEY": "test-identity-key",
-                    "INSTANCE_PATH": str(instance), "FILES_DIR": str(instance / "files"),
-                    "BIND": f"127.0.0.1:{port}", "WEB_WORKERS": str(workers)})
+        env = server_env(db_url=db_url, instance=instance, port=port, workers=workers, secret="bench-bids-secret")
         app = "wsgi:app"
         if diagnose is not None:
             env["BENCH_BIDS_DIAG"] = str(diagnose)
@@ -973,56 +971,7 @@ class Gunicorn:
                 env["BENCH_BIDS_POOL"] = pool
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "bench"), env.get("PYTHONPATH")]))
             app = "bids:diagnostic_app()"
-        self.cmd = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", str(workers),
-                    *(extra or []), app]
-        self.port, self.workers = port, workers
-        self.log = open(log, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def worker_pids(self) -> list[int]:
-        try:
-            kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
-        except OSError:
-            return []
-        return sorted(int(k) for k in kids)
-
-    def wait_ready(self, path: str, timeout: float = 90) -> float:
-        import http.client
-
-        t0 = time.time()
-        while time.time() - t0 < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", path)
-                status = conn.getresponse().status
-                conn.close()
-                if status == 200 and len(self.worker_pids()) >= self.workers:
-                    for _ in range(4 * self.workers):  # every worker answers once it has booted
-                        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                        conn.request("GET", path)
-                        conn.getresponse().read()
-                        conn.close()
-                    return time.time() - t0
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"gunicorn did not answer {path} within {timeout:.0f} s")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: master and workers
-                except ProcessLookupError:
-                    pass
-                self.proc.wait()
-        self.log.close()
+        super().__init__(env=env, port=port, workers=workers, log=log, app=app, extra=extra)
 
 
 # --- --diagnose: the same app, instrumented ------------------------------------------------------------

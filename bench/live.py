@@ -68,6 +68,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from common import GunicornServer, server_env  # noqa: E402
+
 TARGET_P99_MS = 250.0
 LAG_PERIOD = 0.010
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -365,72 +367,15 @@ def gc_pauses(log: Path, pid: int, start: float, end: float) -> dict:
             "gen2_max_ms": max((r[2] for r in rows if r[1] == 2), default=0)}
 
 
-class Gunicorn:
+class Gunicorn(GunicornServer):
     def __init__(self, *, db_url: str, instance: Path, port: int, workers: int, log: Path,
                  gc_log: Path | None = None, gc_freeze: bool = False):
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("RULEBOOK", "CLOCK", "DATABASE_URL", "TEST_DATABASE_URL", "SESSION_FACTORY")}
-        env.update({"ENV": "production", "DATABASE_URL": db_url, "CLOCK": "real", "RULEBOOK": "spc",
-                    "SECRET_KEY": "bench-live-secret", "IDENTITY_KEY": "test-identity-key",
-                    "INSTANCE_PATH": str(instance), "FILES_DIR": str(instance / "files"),
-                    "BIND": f"127.0.0.1:{port}", "WEB_WORKERS": str(workers)})
+        env = server_env(db_url=db_url, instance=instance, port=port, workers=workers, secret="bench-live-secret")
         conf = "gunicorn.conf.py"
         if gc_log is not None:
             conf = str(gc_log.parent / "gunicorn-gc.conf.py")
             Path(conf).write_text(GC_CONF.format(conf=str(ROOT / "gunicorn.conf.py"), log=str(gc_log), freeze=gc_freeze))
-        self.cmd = [sys.executable, "-m", "gunicorn", "-c", conf, "--workers", str(workers), "wsgi:app"]
-        self.port = port
-        self.workers = workers
-        self.log = open(log, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, preexec_fn=raise_nofile, start_new_session=True)
-
-    def worker_pids(self) -> list[int]:
-        try:
-            kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
-        except OSError:
-            return []
-        return sorted(int(k) for k in kids)
-
-    def wait_ready(self, path: str, timeout: float = 90) -> float:
-        import http.client
-
-        t0 = time.time()
-        while time.time() - t0 < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", path)
-                status = conn.getresponse().status
-                conn.close()
-                if status == 200 and len(self.worker_pids()) >= self.workers:
-                    # every worker answers once it has booted: a few more requests warm them all
-                    for _ in range(4 * self.workers):
-                        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                        conn.request("GET", path)
-                        conn.getresponse().read()
-                        conn.close()
-                    return time.time() - t0
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"gunicorn did not answer {path} within {timeout:.0f} s")
-
-    def stop(self) -> float:
-        t0 = time.time()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: master and workers
-                except ProcessLookupError:
-                    pass
-                self.proc.wait()
-        self.log.close()
-        return time.time() - t0
+        super().__init__(env=env, port=port, workers=workers, log=log, conf=conf, preexec_fn=raise_nofile)
 
 
 def proc_status(pid: int) -> dict:
