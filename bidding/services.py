@@ -9,7 +9,9 @@ the close is a conditional claim, so a concurrent extension makes it match nothi
 from __future__ import annotations
 
 import json
+import logging
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 from datetime import datetime, timedelta, timezone
@@ -33,9 +35,12 @@ from cases.models import Case
 from cases.rules import FundMovement, PartyRole, local_today
 from core import audit
 from core.context import Context
+from core.db import Busy, exclusive_waits
 from core.money import MoneyError, to_money
 from core.notify import notify
 from core.text import N_, DomainError, NotAllowed, NotFound, Refused  # noqa: F401  (shared, re-exported)
+
+log = logging.getLogger(__name__)
 
 # Plain tables for the statements run under a round's lock (no ORM statement overhead).
 BIDS, BOOKS = Bid.__table__, Book.__table__
@@ -336,13 +341,22 @@ class _Locked:
 # The bid's hot path on PostgreSQL: four round trips while the round is locked (the lock, the
 # state, one write statement, the commit), as driver SQL: no statement is built per bid, and
 # psycopg prepares each on the server after a few uses. See docs/decisions/0012.
-_LOCK_PG = "SELECT state, start_at, end_at, starting_price, increment FROM rounds " \
-           "WHERE id = %(r)s AND published_at IS NOT NULL FOR UPDATE"
+# The set_config() of the locking statement bounds that statement's own wait (PostgreSQL evaluates
+# the select list before it waits for the row): see _read_locked.
+_LOCK_PG = "SELECT state, start_at, end_at, starting_price, increment, set_config('lock_timeout', %(wait)s, true) " \
+           "FROM rounds WHERE id = %(r)s AND published_at IS NOT NULL FOR UPDATE"
 # A statement of its own, after the lock: its snapshot sees the last bid's writes, and
 # clock_timestamp() is read once the lock is ours (in the locking statement it is evaluated
-# before the wait).
+# before the wait). It also bounds any lock wait of the rest of the transaction: from here to
+# the commit the worker does not yield (exclusive_waits), so a wait on a lock held by a suspended
+# greenlet of the same process could never end; none is known (every other writer of the bid's
+# rows holds the round's lock first), and a mistake then costs one refused bid, not a frozen worker.
+HELD_LOCK_TIMEOUT = "1s"
+# How long a bid waits for its round's lock while blocking its worker (see _read_locked). With
+# every bid doing so, at most one bid per worker waits on a round, so the wait is a few holds.
+EXCLUSIVE_LOCK_WAIT = "50ms"
 _STATE_PG = """SELECT g.qualified_at, b.current_price, b.leader_rank, b.bid_count, s.head_seq, s.head_hash,
-clock_timestamp() FROM registrations g LEFT JOIN round_books b ON b.round_id = %(r)s
+clock_timestamp(), set_config('lock_timeout', %(lock_timeout)s, true) FROM registrations g LEFT JOIN round_books b ON b.round_id = %(r)s
 LEFT JOIN audit_streams s ON s.name = %(stream)s WHERE g.id = %(g)s"""
 # Every write of an accepted bid in one statement; the unique (stream, seq) of the ledger and
 # (round_id, seq) of the bids refuse a chain or a book that moved without the round's lock.
@@ -386,15 +400,33 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _read_locked(session: Session, round_id: int, registration_id: int, stream: str, ctx: Context,
-                 clock) -> _Locked | None:
-    """Lock the round and read what the bid is checked against (``None``: no such published round)."""
+                 clock, lock_held: ExitStack) -> _Locked | None:
+    """Lock the round and read what the bid is checked against (``None``: no such published round).
+    On PostgreSQL, once the lock is granted, the connection's waits stop yielding to the worker's
+    other greenlets until ``lock_held`` closes (after the commit): decision 0012."""
     params = {"r": round_id, "g": registration_id, "stream": stream}
     if session.get_bind().dialect.name == "postgresql":
         conn = _driver(session)
-        rnd = conn.execute(_LOCK_PG, params).fetchone()
+        try:
+            # The lock's wait blocks this process too: a worker then has at most one bid queued on a
+            # round's lock and runs it the moment it is granted, instead of leaving the lock held
+            # while other requests take the CPU. Its holder may be a suspended greenlet of this very
+            # process (an officer's action, a close from a page read): past EXCLUSIVE_LOCK_WAIT the
+            # bid starts again and waits cooperatively.
+            with exclusive_waits(conn):
+                rnd = conn.execute(_LOCK_PG, {**params, "wait": EXCLUSIVE_LOCK_WAIT}).fetchone()
+        except psycopg.errors.LockNotAvailable:
+            session.rollback()
+            log.info("round %s: its lock stayed busy over %s; waiting without blocking the worker",
+                     round_id, EXCLUSIVE_LOCK_WAIT)
+            conn = _driver(session)
+            rnd = conn.execute(_LOCK_PG, {**params, "wait": "0"}).fetchone()  # 0: no limit
         if rnd is None:
             return None
-        qualified_at, price, rank, count, head_seq, head_hash, db_now = conn.execute(_STATE_PG, params).fetchone()
+        rnd = rnd[:5]
+        lock_held.enter_context(exclusive_waits(conn))
+        qualified_at, price, rank, count, head_seq, head_hash, db_now, _ = conn.execute(
+            _STATE_PG, {**params, "lock_timeout": HELD_LOCK_TIMEOUT}).fetchone()
         received = db_now.astimezone(timezone.utc) + (clock.offset() if clock is not None else timedelta(0))
     else:  # SQLite: the transaction began IMMEDIATE, so it is the only writer
         rnd = session.execute(select(ROUNDS.c.state, ROUNDS.c.start_at, ROUNDS.c.end_at, ROUNDS.c.starting_price,
@@ -426,6 +458,9 @@ def _write_bid(session: Session, w: dict, entry: dict, events: list[str]) -> int
             return _driver(session).execute(_WRITE_PG, params).fetchone()[0]
         except psycopg.errors.UniqueViolation as exc:
             raise IntegrityError(_WRITE_PG, params, exc) from exc
+        except psycopg.errors.LockNotAvailable as exc:  # HELD_LOCK_TIMEOUT: see _STATE_PG
+            session.rollback()
+            raise Busy("a bid's write waited for a lock") from exc
     bid_id = session.execute(BIDS.insert().values(
         round_id=w["r"], seq=w["seq"], registration_id=w["g"], code=w["code"], amount=w["amount"],
         received_at=w["received"], priority_rank=w["rank"], extended_to=w["extended_to"],
@@ -443,14 +478,17 @@ def _write_bid(session: Session, w: dict, entry: dict, events: list[str]) -> int
     return bid_id
 
 
-_BIDDER_PG = """SELECT g.id, g.code, g.priority_rank, b.id, b.seq, b.amount, b.received_at, b.extended_to, r.end_at
+_BIDDER_PG = """SELECT g.id, g.code, g.priority_rank, b.id, b.seq, b.amount, b.received_at, b.extended_to, r.end_at,
+r.state, r.start_at, r.starting_price, r.increment, k.current_price, k.leader_rank, g.qualified_at, clock_timestamp()
 FROM registrations g JOIN rounds r ON r.id = g.round_id
 LEFT JOIN bids b ON b.registration_id = g.id AND b.idempotency_key = %(key)s
+LEFT JOIN round_books k ON k.round_id = g.round_id
 WHERE g.round_id = %(r)s AND g.user_id = %(u)s"""
 
 
 class _Bidder(NamedTuple):
-    """The bidder's registration on the round and the bid this idempotency key already made."""
+    """The bidder's registration on the round, the bid this idempotency key already made, and
+    the round as it was before the lock (a snapshot: see :func:`_refused_before_lock`)."""
 
     id: int
     code: str
@@ -461,22 +499,60 @@ class _Bidder(NamedTuple):
     received_at: datetime | None
     extended_to: datetime | None
     end_at: datetime
+    state: str
+    start_at: datetime
+    starting_price: Decimal
+    increment: Decimal
+    current_price: Decimal | None
+    leader_rank: int | None
+    qualified_at: datetime | None
+    now: datetime
 
 
-def _bidder(session: Session, round_id: int, user_id: int, key: str) -> _Bidder | None:
+def _bidder(session: Session, round_id: int, user_id: int, key: str, ctx: Context, clock) -> _Bidder | None:
     """Before the lock, what cannot change under it: who is bidding, and whether this key was
-    already used (a retry returns the first receipt; the unique key catches a racing twin)."""
+    already used (a retry returns the first receipt; the unique key catches a racing twin);
+    and a snapshot of the round's book."""
     if session.get_bind().dialect.name == "postgresql":
         row = _driver(session).execute(_BIDDER_PG, {"r": round_id, "u": user_id, "key": key}).fetchone()
+        if row is None:
+            return None
+        now = row[-1].astimezone(timezone.utc) + (clock.offset() if clock is not None else timedelta(0))
     else:
         row = session.execute(
             select(REGISTRATIONS.c.id, REGISTRATIONS.c.code, REGISTRATIONS.c.priority_rank, BIDS.c.id, BIDS.c.seq,
-                   BIDS.c.amount, BIDS.c.received_at, BIDS.c.extended_to, ROUNDS.c.end_at)
+                   BIDS.c.amount, BIDS.c.received_at, BIDS.c.extended_to, ROUNDS.c.end_at, ROUNDS.c.state,
+                   ROUNDS.c.start_at, ROUNDS.c.starting_price, ROUNDS.c.increment, BOOKS.c.current_price,
+                   BOOKS.c.leader_rank, REGISTRATIONS.c.qualified_at)
             .select_from(REGISTRATIONS.join(ROUNDS, ROUNDS.c.id == REGISTRATIONS.c.round_id)
                          .outerjoin(BIDS, (BIDS.c.registration_id == REGISTRATIONS.c.id)
-                                    & (BIDS.c.idempotency_key == key)))
+                                    & (BIDS.c.idempotency_key == key))
+                         .outerjoin(BOOKS, BOOKS.c.round_id == REGISTRATIONS.c.round_id))
             .where(REGISTRATIONS.c.round_id == round_id, REGISTRATIONS.c.user_id == user_id)).one_or_none()
-    return None if row is None else _Bidder(*row)
+        if row is None:
+            return None
+        now = clock.now() if clock is not None else ctx.now
+    return _Bidder(*row[:16], now)
+
+
+def _refused_before_lock(reg: _Bidder, amount: Decimal) -> str | None:
+    """The rule's words if the bid is certainly refused, from the snapshot read before the lock;
+    ``None`` if only the locked round can tell. Only while the snapshot shows the round open
+    (the locked check would answer "ended" or "not open" first): the price only rises, the ladder
+    never moves, and at an unchanged price only a higher-ranked holder may take the lead, so an
+    amount refused now is refused under the lock too. On a busy lot most refusals are bids
+    overtaken on the way; they no longer queue for the lock (decision 0012)."""
+    if (reg.state not in BIDDING_STATES or reg.qualified_at is None
+            or not _utc(reg.start_at) <= reg.now < _utc(reg.end_at)):
+        return None
+    try:
+        rules.check_bid(rules.Book(starting_price=reg.starting_price, increment=reg.increment,
+                                   current_price=reg.current_price, end_at=_utc(reg.end_at),
+                                   leader_rank=reg.leader_rank),
+                        amount=amount, received_at=reg.now, priority_rank=reg.priority_rank)
+    except BidRefused as exc:
+        return str(exc)
+    return None
 
 
 def _twin_receipt(session: Session, registration_id: int, key: str, end_at: datetime) -> Receipt | None:
@@ -505,7 +581,7 @@ def place_bid(session: Session, *, user: User, round_id: int, amount: Decimal, i
         amount = to_money(amount)
     except MoneyError:
         raise Refused(N_("The amount is not valid.")) from None
-    reg = _bidder(session, round_id, user.id, key)
+    reg = _bidder(session, round_id, user.id, key, ctx, clock)
     if reg is None:
         session.rollback()
         if session.scalar(select(Round.id).where(Round.id == round_id, Round.published_at.is_not(None))) is None:
@@ -515,60 +591,66 @@ def place_bid(session: Session, *, user: User, round_id: int, amount: Decimal, i
         session.rollback()
         return Receipt(reg.bid_id, reg.seq, reg.amount, _utc(reg.received_at), _utc(reg.extended_to or reg.end_at),
                        reg.extended_to is not None, duplicate=True)
+    refusal = _refused_before_lock(reg, amount)
+    if refusal is not None:
+        session.rollback()
+        raise Refused(refusal)
     stream = f"round:{round_id}"
-    locked = _read_locked(session, round_id, reg.id, stream, ctx, clock)
-    if locked is None:
-        session.rollback()
-        raise NotFound()
-    received = locked.received
-    if locked.qualified_at is None:
-        session.rollback()
-        raise Refused(N_("Your deposit is not confirmed yet; you cannot bid (A20)."))
-    if locked.state not in BIDDING_STATES or received < locked.start_at:
-        session.rollback()
-        raise Refused(N_("This round is not open for bidding."))
-    try:
-        rules.check_bid(rules.Book(starting_price=locked.starting_price, increment=locked.increment,
-                                   current_price=locked.current_price, end_at=locked.end_at,
-                                   leader_rank=locked.leader_rank),
-                        amount=amount, received_at=received, priority_rank=reg.priority_rank)
-    except BidRefused as exc:
-        session.rollback()
-        twin = _twin_receipt(session, reg.id, key, locked.end_at)
-        if twin is not None:  # the same request, sent twice at once: its twin made the bid
+    with ExitStack() as lock_held:  # PostgreSQL: exclusive waits from the lock to the commit
+        locked = _read_locked(session, round_id, reg.id, stream, ctx, clock, lock_held)
+        if locked is None:
+            session.rollback()
+            raise NotFound()
+        received = locked.received
+        if locked.qualified_at is None:
+            session.rollback()
+            raise Refused(N_("Your deposit is not confirmed yet; you cannot bid (A20)."))
+        if locked.state not in BIDDING_STATES or received < locked.start_at:
+            session.rollback()
+            raise Refused(N_("This round is not open for bidding."))
+        try:
+            rules.check_bid(rules.Book(starting_price=locked.starting_price, increment=locked.increment,
+                                       current_price=locked.current_price, end_at=locked.end_at,
+                                       leader_rank=locked.leader_rank),
+                            amount=amount, received_at=received, priority_rank=reg.priority_rank)
+        except BidRefused as exc:
+            session.rollback()
+            twin = _twin_receipt(session, reg.id, key, locked.end_at)
+            if twin is not None:  # the same request, sent twice at once: its twin made the bid
+                return twin
+            raise Refused(str(exc)) from None
+        state, end_at = locked.state, locked.end_at
+        if state == RoundState.VARIATION_OPEN:
+            # C06: the first 变卖 bid opens a 24-hour window.
+            state, end_at = RoundState.VARIATION_BIDDING, received + rnd_window(ctx)
+        new_end = rules.extended_end(end_at, received, ctx.rulebook.extension_window)
+        extended = new_end != end_at
+        seq = locked.bid_count + 1
+        entry = audit.next_entry(stream=stream, head_seq=locked.head_seq, head_hash=locked.head_hash,
+                                 actor=f"code:{reg.code}", action="bid.placed", subject=stream,
+                                 payload={"seq": seq, "code": reg.code, "amount": str(amount),
+                                          "received_at": received.isoformat(), "end_at": new_end.isoformat()},
+                                 now=received)
+        events = live.bid_events(round_id, seq=seq, code=reg.code, amount=amount, at=received, end_at=new_end,
+                                 extended=extended, state=state)
+        try:
+            bid_id = _write_bid(session, {
+                "r": round_id, "seq": seq, "g": reg.id, "code": reg.code, "amount": amount, "received": received,
+                "rank": reg.priority_rank, "extended_to": new_end if extended else None, "key": key,
+                "state": str(state), "end_at": new_end}, entry, events)
+        except IntegrityError:  # the same key's twin committed while this one waited for the lock
+            session.rollback()
+            twin = _twin_receipt(session, reg.id, key, new_end)
+            if twin is None:
+                raise
             return twin
-        raise Refused(str(exc)) from None
-    state, end_at = locked.state, locked.end_at
-    if state == RoundState.VARIATION_OPEN:
-        # C06: the first 变卖 bid opens a 24-hour window.
-        state, end_at = RoundState.VARIATION_BIDDING, received + rnd_window(ctx)
-    new_end = rules.extended_end(end_at, received, ctx.rulebook.extension_window)
-    extended = new_end != end_at
-    seq = locked.bid_count + 1
-    entry = audit.next_entry(stream=stream, head_seq=locked.head_seq, head_hash=locked.head_hash,
-                             actor=f"code:{reg.code}", action="bid.placed", subject=stream,
-                             payload={"seq": seq, "code": reg.code, "amount": str(amount),
-                                      "received_at": received.isoformat(), "end_at": new_end.isoformat()},
-                             now=received)
-    events = live.bid_events(round_id, seq=seq, code=reg.code, amount=amount, at=received, end_at=new_end,
-                             extended=extended, state=state)
-    try:
-        bid_id = _write_bid(session, {
-            "r": round_id, "seq": seq, "g": reg.id, "code": reg.code, "amount": amount, "received": received,
-            "rank": reg.priority_rank, "extended_to": new_end if extended else None, "key": key,
-            "state": str(state), "end_at": new_end}, entry, events)
-    except IntegrityError:  # the same key's twin committed while this one waited for the lock
-        session.rollback()
-        twin = _twin_receipt(session, reg.id, key, new_end)
-        if twin is None:
-            raise
-        return twin
-    session.commit()
-    for cls in (Round, Book):  # written without the ORM: a copy this session holds is stale
-        held = session.identity_map.get(session.identity_key(cls, round_id))
-        if held is not None:
-            session.expire(held)
-    return Receipt(bid_id, seq, amount, received, new_end, extended)
+        session.commit()
+        lock_held.close()
+        for cls in (Round, Book):  # written without the ORM: a copy this session holds is stale
+            held = session.identity_map.get(session.identity_key(cls, round_id))
+            if held is not None:
+                session.expire(held)
+        return Receipt(bid_id, seq, amount, received, new_end, extended)
 
 
 def rnd_window(ctx: Context) -> timedelta:

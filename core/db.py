@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -122,7 +123,63 @@ def make_engine(url: str, **kwargs) -> Engine:
     if "poolclass" not in kwargs:
         for name, value in DEFAULT_POOL.items():
             kwargs.setdefault(name, value)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, cargs, cparams):
+        return _lock_holder_class().connect(*cargs, **cparams)
+
+    return engine
+
+
+class Busy(RuntimeError):
+    """The database could not do this now without waiting too long; nothing was changed, the
+    client may retry (answered 503 with ``Retry-After``, like an exhausted pool)."""
+
+
+_LOCK_HOLDER = None
+
+
+def _lock_holder_class():
+    """psycopg's ``Connection`` with a switch (``holds_lock``) that makes its waits block the
+    process instead of yielding to other greenlets: see :func:`exclusive_waits`. Built on first
+    use: psycopg must not be imported in gunicorn's master (it picks its wait function at import,
+    before the gevent workers patch ``select``)."""
+    global _LOCK_HOLDER
+    if _LOCK_HOLDER is None:
+        import psycopg
+        from psycopg import waiting
+
+        wait_c = getattr(waiting, "wait_c", None)  # absent without psycopg's C implementation
+
+        class LockHolderConnection(psycopg.Connection):
+            holds_lock = False
+
+            def wait(self, gen, interval=0.1, timeout=None):
+                if self.holds_lock and wait_c is not None:
+                    return wait_c(gen, self.pgconn.socket, interval, timeout)
+                return super().wait(gen, interval=interval, timeout=timeout)
+
+        _LOCK_HOLDER = LockHolderConnection
+    return _LOCK_HOLDER
+
+
+@contextmanager
+def exclusive_waits(driver_connection):
+    """While a hot row lock is held, wait for PostgreSQL without yielding to other greenlets
+    (decision 0012). Under gevent every database wait otherwise lets the worker's other requests
+    take the CPU while the lock, and every bid queued behind it, waits. Only for statements that
+    cannot wait on a lock another greenlet of this process may hold while suspended (the
+    caller's lock is already granted); ``lock_timeout`` bounds a mistake. A no-op on
+    connections that are not :func:`_lock_holder_class`'s and outside gevent."""
+    if not hasattr(driver_connection, "holds_lock"):
+        yield
+        return
+    driver_connection.holds_lock = True
+    try:
+        yield
+    finally:
+        driver_connection.holds_lock = False
 
 
 #: Connections one process may open (``DB_POOL_SIZE``, ``DB_MAX_OVERFLOW``, ``DB_POOL_TIMEOUT``).

@@ -7,6 +7,8 @@ from flask import current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from core.db import Busy
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -43,10 +45,12 @@ def init_app(app) -> None:
         return _render(e.code or 500, message)
 
     @app.errorhandler(PoolTimeout)
-    def _busy(_e):
-        # Every connection of this worker's pool stayed busy for DB_POOL_TIMEOUT seconds:
-        # nothing was done; the client may retry (a bid's idempotency key makes that safe).
-        log.warning("database pool exhausted on %s %s", request.method, request.path)
+    @app.errorhandler(Busy)
+    def _busy(e):
+        # Every connection of this worker's pool stayed busy for DB_POOL_TIMEOUT seconds, or a
+        # statement gave up waiting for a lock (core.db.Busy): nothing was done; the client may
+        # retry (a bid's idempotency key makes that safe).
+        log.warning("database busy (%s) on %s %s", type(e).__name__, request.method, request.path)
         response = current_app.make_response(_render(503))
         response.headers["Retry-After"] = "2"
         return response

@@ -226,3 +226,37 @@ def test_the_cli_closes_due_rounds_once(session, world, ctx, open_round, app_fac
     assert runner.invoke(args=["rounds", "close-due"]).output.strip() == "closed 0 round(s)"
     session.refresh(open_round)
     assert open_round.closed_at is not None
+
+
+def _snapshot(**changes):
+    from datetime import datetime, timezone
+
+    base = dict(id=1, code="A1", priority_rank=None, bid_id=None, seq=None, amount=None, received_at=None,
+                extended_to=None, end_at=datetime(2026, 12, 1, 12, tzinfo=timezone.utc), state=RoundState.BIDDING,
+                start_at=datetime(2026, 12, 1, 10, tzinfo=timezone.utc), starting_price=Decimal("700000"),
+                increment=Decimal("5000"), current_price=Decimal("720000"), leader_rank=None,
+                qualified_at=datetime(2026, 11, 30, tzinfo=timezone.utc),
+                now=datetime(2026, 12, 1, 11, tzinfo=timezone.utc))
+    base.update(changes)
+    return services._Bidder(**base)
+
+
+def test_before_the_lock_only_a_certain_refusal_is_given():
+    """A bid is refused before the lock only when the locked round could not accept it either
+    (the price only rises, the ladder never moves), and only while the snapshot shows the round
+    open, so that "ended", "not open" and "deposit not confirmed" keep their own words."""
+    from datetime import datetime, timezone
+
+    refused = services._refused_before_lock
+    assert "higher than the current price" in refused(_snapshot(), Decimal("720000"))
+    assert "higher than the current price" in refused(_snapshot(), Decimal("715000"))
+    assert "whole increments" in refused(_snapshot(), Decimal("725001"))
+    assert refused(_snapshot(), Decimal("725000")) is None  # valid now: the lock decides
+    # a priority holder may match the price an ordinary bidder leads with (A31)
+    assert refused(_snapshot(priority_rank=1), Decimal("720000")) is None
+    assert "higher" in refused(_snapshot(priority_rank=2, leader_rank=1), Decimal("720000"))
+    # the snapshot cannot tell: the locked check answers with its own words
+    for other in (dict(state=RoundState.SUSPENDED), dict(qualified_at=None),
+                  dict(now=datetime(2026, 12, 1, 12, tzinfo=timezone.utc)),  # exactly the end
+                  dict(now=datetime(2026, 12, 1, 9, tzinfo=timezone.utc))):  # before the start
+        assert refused(_snapshot(**other), Decimal("700000")) is None, other

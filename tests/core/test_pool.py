@@ -84,3 +84,21 @@ def test_gunicorn_checks_the_budget_without_importing_the_driver_in_its_master(d
         refused = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "WEB_WORKERS": "500"},
                                  capture_output=True, text=True)
         assert refused.returncode != 0 and "max_connections" in refused.stderr
+
+
+def test_a_statement_that_gave_up_on_a_lock_answers_503_like_an_exhausted_pool(db_url, tmp_path):
+    from core.db import Busy
+
+    app = create_app(app_config(db_url, tmp_path / "instance", LIVE_ENABLED=False))
+
+    def gave_up():
+        raise Busy("a bid's write waited for a lock")
+
+    app.add_url_rule("/api/v1/test-busy", view_func=gave_up)
+    app.add_url_rule("/test-busy", view_func=gave_up)
+    client = app.test_client()
+    api = client.get("/api/v1/test-busy")
+    page = client.get("/test-busy", headers={"Accept-Language": "zh-CN"})
+    assert api.status_code == 503 and api.headers["Retry-After"] == "2"
+    assert api.get_json()["error"]["code"] == 503
+    assert page.status_code == 503 and "繁忙" in page.get_data(as_text=True)
