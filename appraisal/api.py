@@ -44,18 +44,11 @@ from cases.models import Asset
 from cases.services import CaseNotFound, get_case_for
 from cases.services import NotAllowed as CaseNotAllowed
 from cases.uploads import FileRefused
-from core.api import read_json, refusals
+from core.api import MAX_ID, id_path, read_json, refusals
 from core.text import N_, DomainError
 from core.web import db_session, now, rulebook
 
 bp = Blueprint("appraisal_api", __name__, url_prefix="/api/v1")
-_MAX_ID = 2**31 - 1
-
-
-def _id(name: str) -> str:
-    """A 32-bit row id in a URL: a larger number matches no route (404), never a database error."""
-    return f"<int(min=1, max={_MAX_ID}):{name}>"
-
 
 # A refused file is a property of the request, not of the procedure's state: 400 like bad base64.
 _STATUS: list[tuple[type[DomainError], int]] = [
@@ -107,7 +100,7 @@ def list_agencies():
     return jsonify({"agencies": [_agency(a) for a in db_session().scalars(stmt)]})
 
 
-@bp.get(f"/agencies/{_id('agency_id')}")
+@bp.get(f"/agencies/{id_path('agency_id')}")
 @_refusals
 def get_agency(agency_id: int):
     """An agency's public page: its lists, its status, every supervisor's decision with its
@@ -121,7 +114,7 @@ def get_agency(agency_id: int):
     return jsonify(_agency_detail(agency))
 
 
-@bp.post(f"/agencies/{_id('agency_id')}/decisions")
+@bp.post(f"/agencies/{id_path('agency_id')}/decisions")
 @api_auth(Role.SUPERVISOR, Role.ADMIN)
 @_refusals
 def decide_agency(agency_id: int):
@@ -142,7 +135,7 @@ def decide_agency(agency_id: int):
 # --- procedures -------------------------------------------------------------------------------
 
 
-@bp.post(f"/assets/{_id('asset_id')}/procedures")
+@bp.post(f"/assets/{id_path('asset_id')}/procedures")
 @api_auth(Role.OFFICER)
 @_refusals
 def open_procedure(asset_id: int):
@@ -163,7 +156,7 @@ def open_procedure(asset_id: int):
     return _created(_procedure_detail(proc), url_for(".get_procedure", procedure_id=proc.id))
 
 
-@bp.get(f"/procedures/{_id('procedure_id')}")
+@bp.get(f"/procedures/{id_path('procedure_id')}")
 @api_auth()
 @_refusals
 def get_procedure(procedure_id: int):
@@ -174,7 +167,7 @@ def get_procedure(procedure_id: int):
     return jsonify(_procedure_detail(_visible_procedure(procedure_id)))
 
 
-@bp.post(f"/procedures/{_id('procedure_id')}/draws")
+@bp.post(f"/procedures/{id_path('procedure_id')}/draws")
 @api_auth(Role.OFFICER)
 @_refusals
 def schedule_draw(procedure_id: int):
@@ -191,7 +184,7 @@ def schedule_draw(procedure_id: int):
     return _created(services.draw_record(d), url_for(".get_draw", draw_id=d.id))
 
 
-@bp.post(f"/procedures/{_id('procedure_id')}/objections")
+@bp.post(f"/procedures/{id_path('procedure_id')}/objections")
 @api_auth(Role.PARTY)
 @_refusals
 def file_objection(procedure_id: int):
@@ -208,7 +201,7 @@ def file_objection(procedure_id: int):
     return _created(_objection(o))
 
 
-@bp.post(f"/procedures/{_id('procedure_id')}/negotiation")
+@bp.post(f"/procedures/{id_path('procedure_id')}/negotiation")
 @api_auth(Role.PARTY, Role.OFFICER)
 @_refusals
 def submit_negotiated_price(procedure_id: int):
@@ -226,7 +219,7 @@ def submit_negotiated_price(procedure_id: int):
     return jsonify(_procedure_detail(proc))
 
 
-@bp.post(f"/procedures/{_id('procedure_id')}/inquiry-result")
+@bp.post(f"/procedures/{id_path('procedure_id')}/inquiry-result")
 @api_auth(Role.AGENCY)
 @_refusals
 def submit_inquiry_result(procedure_id: int):
@@ -244,7 +237,7 @@ def submit_inquiry_result(procedure_id: int):
     return _created(_inquiry(sub))
 
 
-@bp.get(f"/draws/{_id('draw_id')}")
+@bp.get(f"/draws/{id_path('draw_id')}")
 @_refusals
 def get_draw(draw_id: int):
     """The public, self-contained record of a draw; ``seed`` is null until drawn. Check it with
@@ -261,7 +254,7 @@ def get_draw(draw_id: int):
 # --- officer's decisions ------------------------------------------------------------------------
 
 
-@bp.post(f"/valuations/{_id('valuation_id')}/review")
+@bp.post(f"/valuations/{id_path('valuation_id')}/review")
 @api_auth(Role.OFFICER)
 @_refusals
 def review_valuation(valuation_id: int):
@@ -278,7 +271,7 @@ def review_valuation(valuation_id: int):
     return jsonify(_valuation(v))
 
 
-@bp.post(f"/objections/{_id('objection_id')}/forward")
+@bp.post(f"/objections/{id_path('objection_id')}/forward")
 @api_auth(Role.OFFICER)
 @_refusals
 def forward_objection(objection_id: int):
@@ -290,7 +283,7 @@ def forward_objection(objection_id: int):
     return jsonify(_objection(o))
 
 
-@bp.post(f"/objections/{_id('objection_id')}/decision")
+@bp.post(f"/objections/{id_path('objection_id')}/decision")
 @api_auth(Role.OFFICER)
 @_refusals
 def decide_objection(objection_id: int):
@@ -309,7 +302,7 @@ def decide_objection(objection_id: int):
     return jsonify(_objection(o))
 
 
-@bp.post(f"/extensions/{_id('request_id')}/decision")
+@bp.post(f"/extensions/{id_path('request_id')}/decision")
 @api_auth(Role.OFFICER)
 @_refusals
 def decide_extension(request_id: int):
@@ -344,7 +337,7 @@ def list_commissions():
                                     for c in db_session().scalars(stmt)]})
 
 
-@bp.post(f"/commissions/{_id('commission_id')}/answer")
+@bp.post(f"/commissions/{id_path('commission_id')}/answer")
 @api_auth(Role.AGENCY)
 @_refusals
 def answer_commission(commission_id: int):
@@ -360,7 +353,7 @@ def answer_commission(commission_id: int):
     return jsonify(_commission(c))
 
 
-@bp.post(f"/commissions/{_id('commission_id')}/extensions")
+@bp.post(f"/commissions/{id_path('commission_id')}/extensions")
 @api_auth(Role.AGENCY)
 @_refusals
 def request_extension(commission_id: int):
@@ -375,7 +368,7 @@ def request_extension(commission_id: int):
     return _created(_extension(e))
 
 
-@bp.post(f"/commissions/{_id('commission_id')}/valuations")
+@bp.post(f"/commissions/{id_path('commission_id')}/valuations")
 @api_auth(Role.AGENCY)
 @_refusals
 def submit_valuation(commission_id: int):
@@ -393,7 +386,7 @@ def submit_valuation(commission_id: int):
     return _created(_valuation(v))
 
 
-@bp.post(f"/objections/{_id('objection_id')}/answer")
+@bp.post(f"/objections/{id_path('objection_id')}/answer")
 @api_auth(Role.AGENCY)
 @_refusals
 def answer_objection(objection_id: int):
@@ -447,7 +440,7 @@ def _one_of(body: dict, key: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def integer_field(body: dict, key: str, *, high: int = _MAX_ID, required: bool = True) -> int | None:
+def integer_field(body: dict, key: str, *, high: int = MAX_ID, required: bool = True) -> int | None:
     value = body.get(key)
     if value is None:
         if required:
@@ -483,7 +476,7 @@ def _datetime(body: dict, key: str) -> datetime:
 def _id_list(body: dict, key: str) -> list[int]:
     value = required_field(body, key, key)
     if not isinstance(value, list) or len(value) > _MAX_SIGNERS or any(
-            isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= _MAX_ID for v in value):
+            isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= MAX_ID for v in value):
         raise Unreadable(N_("%(field)s must be a list of appraiser ids (positive whole numbers)."), field=key)
     return value
 
@@ -639,7 +632,7 @@ def _err(description: str) -> dict:
 
 def _path_id(name: str) -> list[dict]:
     return [{"name": name, "in": "path", "required": True,
-             "schema": {"type": "integer", "minimum": 1, "maximum": _MAX_ID}}]
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}]
 
 
 def _schema(required: list[str], **properties) -> dict:
