@@ -29,8 +29,8 @@ What it does:
      order the client sends them, and never below the best price seen): a bid is refused only
      when a later one overtook it inside the server;
    * ``next``: the best price seen in any receipt + one increment: what 32 people pressing
-     "bid the minimum" at once do; most are refused as outbid (each refusal still takes the
-     round's lock);
+     "bid the minimum" at once do; most are refused as outbid (most of those before the round's
+     lock, from the snapshot read ahead of it: decision 0012);
 
    then audits the round against the receipts (below);
 4. **realistic peak** (on the first ``--workers`` count's server): open-loop Poisson arrivals,
@@ -1170,6 +1170,30 @@ def diagnostic_app():
             (bidding.live, "publish_bid", "place_bid: live.publish_bid (pg_notify)")):
         if hasattr(module, name):
             setattr(module, name, timed(what, getattr(module, name)))
+
+    # The driver-SQL hot path (decision 0012) has no cursor events: its lock is marked by
+    # core.db.exclusive_waits, entered around the locking statement (the wait) and again once
+    # the lock is granted (held until the commit or rollback, as above).
+    if hasattr(bidding.services, "exclusive_waits"):
+        import contextlib
+
+        real_exclusive = bidding.services.exclusive_waits
+
+        @contextlib.contextmanager
+        def traced_exclusive(conn):
+            st = state.get(getcurrent())
+            if st is not None:
+                now = time.perf_counter()
+                if "wait0" not in st:
+                    st["wait0"] = now
+                    stats["before_lock_ms"].append((now - st["t0"]) * 1000)
+                else:
+                    stats["lock_wait_ms"].append((now - st["wait0"]) * 1000)
+                    st["lock"], st["lock_sql"], st["lock_n"] = now, 0.0, 0
+            with real_exclusive(conn):
+                yield
+
+        bidding.services.exclusive_waits = traced_exclusive
 
     @event.listens_for(Session, "before_flush")
     def _flush0(session, *_):
