@@ -18,6 +18,7 @@ from accounts import rules
 from accounts.identity import IdentityVault
 from accounts.models import COURT_ROLES, ApiToken, Court, Identity, IdentityKind, Role, User
 from core import audit
+from core.db import cooperative_waits
 from core.text import N_, DomainError
 
 # A hash of a random password, checked when the user does not exist, so the response time
@@ -355,8 +356,10 @@ def user_for_token(session: Session, token: str, *, now: datetime) -> User | Non
         return None
     # "Last used" to the minute: writing it on every call was a commit per API request.
     if row.token_used_at is None or now - row.token_used_at >= TOKEN_USE_RESOLUTION:
-        session.execute(update(ApiToken).where(ApiToken.id == row.token_id).values(last_used_at=now))
-        session.commit()
+        # cooperative: another request of this worker with the same token may hold the row
+        with cooperative_waits():
+            session.execute(update(ApiToken).where(ApiToken.id == row.token_id).values(last_used_at=now))
+            session.commit()
     return _attached_user(session, row)
 
 

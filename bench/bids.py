@@ -1180,7 +1180,7 @@ def diagnostic_app():
         real_exclusive = bidding.services.exclusive_waits
 
         @contextlib.contextmanager
-        def traced_exclusive(conn):
+        def traced_exclusive(*args):
             st = state.get(getcurrent())
             if st is not None:
                 now = time.perf_counter()
@@ -1190,7 +1190,7 @@ def diagnostic_app():
                 else:
                     stats["lock_wait_ms"].append((now - st["wait0"]) * 1000)
                     st["lock"], st["lock_sql"], st["lock_n"] = now, 0.0, 0
-            with real_exclusive(conn):
+            with real_exclusive(*args):
                 yield
 
         bidding.services.exclusive_waits = traced_exclusive

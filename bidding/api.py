@@ -25,6 +25,7 @@ from core.api import (
     AMOUNT_SCHEMA, INT_SCHEMA, id_path, object_doc, operation_doc, read_json, refusals,
 )
 from core.context import context_for
+from core.db import keeps_the_worker
 from core.jsonbody import Unreadable, amount_field, instant_str, json_object, money_str, text_field
 from core.text import N_
 from core.web import db_session, now
@@ -154,6 +155,7 @@ def bank_transfer(round_id: int):
 
 
 @bp.post(f"/rounds/{id_path('round_id')}/bids")
+@keeps_the_worker  # decision 0012: no yielding on database waits but for the round's lock
 @api_auth(Role.BIDDER)
 @_refusals
 def bid(round_id: int):

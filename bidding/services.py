@@ -35,7 +35,7 @@ from cases.models import Case
 from cases.rules import FundMovement, PartyRole, local_today
 from core import audit
 from core.context import Context
-from core.db import Busy, exclusive_waits
+from core.db import Busy, cooperative_waits, exclusive_waits
 from core.money import MoneyError, to_money
 from core.notify import notify
 from core.text import N_, DomainError, NotAllowed, NotFound, Refused  # noqa: F401  (shared, re-exported)
@@ -413,18 +413,19 @@ def _read_locked(session: Session, round_id: int, registration_id: int, stream: 
             # while other requests take the CPU. Its holder may be a suspended greenlet of this very
             # process (an officer's action, a close from a page read): past EXCLUSIVE_LOCK_WAIT the
             # bid starts again and waits cooperatively.
-            with exclusive_waits(conn):
+            with exclusive_waits():
                 rnd = conn.execute(_LOCK_PG, {**params, "wait": EXCLUSIVE_LOCK_WAIT}).fetchone()
         except psycopg.errors.LockNotAvailable:
-            session.rollback()
-            log.info("round %s: its lock stayed busy over %s; waiting without blocking the worker",
-                     round_id, EXCLUSIVE_LOCK_WAIT)
-            conn = _driver(session)
-            rnd = conn.execute(_LOCK_PG, {**params, "wait": "0"}).fetchone()  # 0: no limit
+            with cooperative_waits():
+                session.rollback()
+                log.info("round %s: its lock stayed busy over %s; waiting without blocking the worker",
+                         round_id, EXCLUSIVE_LOCK_WAIT)
+                conn = _driver(session)
+                rnd = conn.execute(_LOCK_PG, {**params, "wait": "0"}).fetchone()  # 0: no limit
         if rnd is None:
             return None
         rnd = rnd[:5]
-        lock_held.enter_context(exclusive_waits(conn))
+        lock_held.enter_context(exclusive_waits())
         qualified_at, price, rank, count, head_seq, head_hash, db_now, _ = conn.execute(
             _STATE_PG, {**params, "lock_timeout": HELD_LOCK_TIMEOUT}).fetchone()
         received = db_now.astimezone(timezone.utc) + (clock.offset() if clock is not None else timedelta(0))

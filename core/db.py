@@ -13,8 +13,10 @@ from __future__ import annotations
 import os
 import threading
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import wraps
 
 from sqlalchemy import DateTime, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Engine
@@ -138,12 +140,13 @@ class Busy(RuntimeError):
 
 
 _LOCK_HOLDER = None
+_EXCLUSIVE: ContextVar[bool] = ContextVar("exclusive_database_waits", default=False)
 
 
 def _lock_holder_class():
-    """psycopg's ``Connection`` with a switch (``holds_lock``) that makes its waits block the
-    process instead of yielding to other greenlets: see :func:`exclusive_waits`. Built on first
-    use: psycopg must not be imported in gunicorn's master (it picks its wait function at import,
+    """psycopg's ``Connection`` whose waits block the process instead of yielding to other
+    greenlets while the current greenlet is inside :func:`exclusive_waits`. Built on first use:
+    psycopg must not be imported in gunicorn's master (it picks its wait function at import,
     before the gevent workers patch ``select``)."""
     global _LOCK_HOLDER
     if _LOCK_HOLDER is None:
@@ -153,10 +156,8 @@ def _lock_holder_class():
         wait_c = getattr(waiting, "wait_c", None)  # absent without psycopg's C implementation
 
         class LockHolderConnection(psycopg.Connection):
-            holds_lock = False
-
             def wait(self, gen, interval=0.1, timeout=None):
-                if self.holds_lock and wait_c is not None:
+                if wait_c is not None and _EXCLUSIVE.get():
                     return wait_c(gen, self.pgconn.socket, interval, timeout)
                 return super().wait(gen, interval=interval, timeout=timeout)
 
@@ -165,21 +166,36 @@ def _lock_holder_class():
 
 
 @contextmanager
-def exclusive_waits(driver_connection):
-    """While a hot row lock is held, wait for PostgreSQL without yielding to other greenlets
-    (decision 0012). Under gevent every database wait otherwise lets the worker's other requests
-    take the CPU while the lock, and every bid queued behind it, waits. Only for statements that
-    cannot wait on a lock another greenlet of this process may hold while suspended (the
-    caller's lock is already granted); ``lock_timeout`` bounds a mistake. A no-op on
-    connections that are not :func:`_lock_holder_class`'s and outside gevent."""
-    if not hasattr(driver_connection, "holds_lock"):
-        yield
-        return
-    driver_connection.holds_lock = True
+def exclusive_waits(exclusive: bool = True):
+    """Inside, this greenlet's waits for PostgreSQL do not yield to the worker's other greenlets
+    (decision 0012): under gevent each wait otherwise lets other requests take the CPU while a
+    hot row lock, and every bid queued behind it, waits. Only for statements that cannot wait on
+    a lock another greenlet of this process may hold while suspended (it could never resume):
+    plain reads, and writes under a lock already granted whose rows no one else writes without
+    it. ``exclusive=False`` (:func:`cooperative_waits`) makes a statement inside cooperative
+    again. Per greenlet (a context variable); a no-op outside gevent and on SQLite."""
+    token = _EXCLUSIVE.set(exclusive)
     try:
         yield
     finally:
-        driver_connection.holds_lock = False
+        _EXCLUSIVE.reset(token)
+
+
+def cooperative_waits():
+    """Inside :func:`exclusive_waits`, a statement that may wait on another greenlet's lock."""
+    return exclusive_waits(False)
+
+
+def keeps_the_worker(view):
+    """A view whose database waits are exclusive (:func:`exclusive_waits`) from its first
+    statement, authentication included, to its end; its code marks with
+    :func:`cooperative_waits` any statement that may wait on a lock."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        with exclusive_waits():
+            return view(*args, **kwargs)
+
+    return wrapped
 
 
 #: Connections one process may open (``DB_POOL_SIZE``, ``DB_MAX_OVERFLOW``, ``DB_POOL_TIMEOUT``).

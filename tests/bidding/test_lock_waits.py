@@ -114,17 +114,17 @@ def test_a_write_that_would_wait_on_a_foreign_lock_gives_up_and_changes_nothing(
     assert isinstance(bid(engine, bidders[1], round_id, Decimal("705000"), "two", ctx), services.Receipt)
 
 
-def test_exclusive_waits_is_a_no_op_off_postgresql_and_restores_the_switch(pg_race):
-    engine = pg_race[0]
-    with engine.connect() as conn:
-        driver = conn.connection.driver_connection
-        assert driver.holds_lock is False
-        with pytest.raises(RuntimeError), exclusive_waits(driver):
-            assert driver.holds_lock is True
-            raise RuntimeError
-        assert driver.holds_lock is False
-    with exclusive_waits(object()):  # e.g. a sqlite3 connection: nothing to switch
-        pass
+def test_exclusive_waits_nest_and_restore_per_greenlet_context():
+    from core.db import _EXCLUSIVE, cooperative_waits
+
+    assert _EXCLUSIVE.get() is False
+    with pytest.raises(RuntimeError), exclusive_waits():
+        assert _EXCLUSIVE.get() is True
+        with cooperative_waits():
+            assert _EXCLUSIVE.get() is False
+        assert _EXCLUSIVE.get() is True
+        raise RuntimeError
+    assert _EXCLUSIVE.get() is False
 
 
 GEVENT_CHILD = r"""
@@ -157,9 +157,8 @@ def tick():
 gevent.spawn(tick)
 out = {}
 with engine.connect() as conn:
-    driver = conn.connection.driver_connection
     t0 = ticks[0]; conn.execute(text("SELECT pg_sleep(0.3)")); out["cooperative_ticks"] = ticks[0] - t0
-    with exclusive_waits(driver):
+    with exclusive_waits():
         t0 = ticks[0]; conn.execute(text("SELECT pg_sleep(0.3)")); out["exclusive_ticks"] = ticks[0] - t0
     conn.rollback()
 
@@ -173,7 +172,10 @@ def officer():
 held = gevent.spawn(officer)
 gevent.sleep(0.05)
 started = time.monotonic()
-r = gevent.spawn(bid, engine, user_id, round_id, Decimal("700000"), "under-gevent", ctx)
+def exclusive_bid():  # as the API's bid view runs it (core.db.keeps_the_worker)
+    with exclusive_waits():
+        return bid(engine, user_id, round_id, Decimal("700000"), "under-gevent", ctx)
+r = gevent.spawn(exclusive_bid)
 gevent.joinall([held, r], timeout=30)
 out["bid"] = type(r.value).__name__ if r.ready() else "hung"
 out["seq"] = getattr(r.value, "seq", None)
