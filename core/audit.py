@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select, update
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -218,10 +218,12 @@ def anchor_streams(session: Session, *, now: datetime) -> AuditAnchor | None:
         hash=anchor_hash(seq=seq, at=at, heads=heads, prev_hash=prev),
     )
     session.add(anchor)
-    for name, head_seq, _ in moved:
-        session.execute(
-            update(AuditStream).where(AuditStream.name == name).values(anchored_seq=head_seq)
-        )
+    # One executemany (psycopg pipelines it), not a round trip per stream: each updated stream's
+    # row stays locked until the commit, and a bid writing that stream's head waits for it.
+    streams = AuditStream.__table__
+    session.connection().execute(
+        update(streams).where(streams.c.name == bindparam("stream_name")).values(anchored_seq=bindparam("seq")),
+        [{"stream_name": name, "seq": head_seq} for name, head_seq, _ in moved])
     session.commit()
     return anchor
 
