@@ -35,6 +35,7 @@ Prints figures; the last line is one JSON object. Usage:
     .venv/bin/python bench/live.py [--url postgresql://postgres@127.0.0.1:5432/postgres]
         [--watchers 2000] [--bids 30] [--interval 0.5] [--workers 2] [--client-procs 2]
         [--batch 100] [--drain 10] [--settle 5]
+    .venv/bin/python bench/live.py --http-bids 200  # meanwhile 200 bids/s over HTTP on another round
     .venv/bin/python bench/live.py --gc-log      # diagnosis: also each worker's GC pauses ≥ 1 ms
     .venv/bin/python bench/live.py --gc-freeze   # experiment: gc.freeze() once the app is loaded
 
@@ -462,6 +463,70 @@ def build_round(engine) -> tuple[int, list[int], Decimal, Decimal]:
         return rid, list(users[:2]), rnd.starting_price, rnd.increment
 
 
+def http_load_round(engine) -> dict:
+    """A second round for ``--http-bids``, with API tokens for two qualified bidders."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy.orm import Session
+
+    from accounts.models import User
+    from accounts.services import issue_api_token
+
+    rid, users, start, step = build_round(engine)
+    with Session(engine, expire_on_commit=False) as s:
+        tokens = [issue_api_token(s, user=s.get(User, u), name="bench-live", now=datetime.now(timezone.utc))
+                  for u in users]
+    return {"round_id": rid, "tokens": tokens, "start": start, "step": step}
+
+
+class HttpLoad:
+    """Bids over HTTP at a fixed rate (open loop, one keep-alive connection, two bidders taking
+    turns, each amount one increment above the last accepted) in a thread of this process;
+    latency from each bid's scheduled time."""
+
+    def __init__(self, port: int, load: dict, rate: float):
+        import threading
+
+        self.port, self.load, self.rate = port, load, rate
+        self.done = threading.Event()
+        self.result: dict = {}
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        path = f"/api/v1/rounds/{self.load['round_id']}/bids"
+        amount, lat, status = self.load["start"], [], Counter()
+        t0, i = time.perf_counter(), 0
+        while not self.done.is_set():
+            due = t0 + i / self.rate
+            if self.done.wait(max(0.0, due - time.perf_counter())):
+                break
+            body = json.dumps({"amount": f"{amount:.2f}", "idempotency_key": f"load-{i}"})
+            conn.request("POST", path, body=body, headers={"Authorization": f"Bearer {self.load['tokens'][i % 2]}",
+                                                           "Content-Type": "application/json"})
+            resp = conn.getresponse()
+            resp.read()
+            lat.append((time.perf_counter() - due) * 1000)
+            status[resp.status] += 1
+            if resp.status in (200, 201):
+                amount += self.load["step"]
+            i += 1
+        wall = time.perf_counter() - t0
+        lat.sort()
+        self.result = {"rate": self.rate, "sent_per_s": round(i / wall, 1) if wall else 0, "status": dict(status),
+                       **{k: (round(v, 1) if v is not None else None)
+                          for k, v in (("p50_ms", pct(lat, 0.5)), ("p99_ms", pct(lat, 0.99)),
+                                       ("max_ms", lat[-1] if lat else None))}}
+
+    def stop(self) -> dict:
+        self.done.set()
+        self.thread.join(60)
+        return self.result
+
+
 def place_bids(app, *, round_id: int, users: list[int], start: Decimal, step: Decimal, count: int,
                interval: float) -> list[dict]:
     from accounts.models import User
@@ -610,6 +675,9 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
     ap.add_argument("--gc-freeze", action="store_true",
                     help="experiment (implies --gc-log): gc.freeze() in each worker once the app is loaded; "
                          "NOT the production settings")
+    ap.add_argument("--http-bids", type=float, default=0.0,
+                    help="bids/s over HTTP (POST /api/v1/rounds/<id>/bids) on a second round during the bids: "
+                         "the live events of the watched round while the same workers serve bid requests")
     ap.add_argument("--client", nargs=8, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.client:
@@ -647,6 +715,7 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
         machine = versions(engine)
         t0 = time.time()
         round_id, users, start_price, step = build_round(engine)
+        load_round = http_load_round(engine) if args.http_bids > 0 else None
         print(f"machine: {machine}")
         print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
         print(f"RLIMIT_NOFILE {nofile[0]}/{nofile[1]}; database {url.rsplit('/', 1)[1]}; round {round_id} built "
@@ -714,10 +783,14 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
         sys0 = {pid: cpu_seconds(pid, "system") for pid in workers}
         self0 = resource.getrusage(resource.RUSAGE_SELF)
         busy0 = machine_busy_seconds()
+        load = HttpLoad(port, load_round, args.http_bids) if load_round else None
         t_bids = time.time()
         placed = place_bids(app, round_id=round_id, users=users, start=start_price, step=step, count=args.bids,
                             interval=args.interval)
         bids_wall = time.time() - t_bids
+        http_load = load.stop() if load else None
+        if http_load:
+            print(f"HTTP bids on round {load_round['round_id']} meanwhile: {http_load}")
         cpu1 = {pid: cpu_seconds(pid) for group in pids.values() for pid in group}
         sys1 = {pid: cpu_seconds(pid, "system") for pid in workers}
         self1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -815,6 +888,7 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
             "client_loop_lag_p99_ms": lags["all_ms"].get("p99"), "client_loop_lag_max_ms": lags["all_ms"].get("max"),
             "client_loop_lag_fanout_p99_ms": lags["fanout_ms"].get("p99"),
             "client_loop_lag_fanout_max_ms": lags["fanout_ms"].get("max"),
+            "http_load": http_load,
             "cpu": cpu, "idle_cpu_s_per_s": idle_cpu, **({"gc_pauses": gc_report} if gc_report else {}), "worker_rss": rss, "per_worker": a["per_worker"],
             "target_p99_ms": TARGET_P99_MS,
             "meets_target": bool(a["connected"] == args.watchers and a["missed"] == 0 and p99 is not None
