@@ -133,6 +133,10 @@ def test_bids_from_processes_racing_a_closing_process_none_is_accepted_after_the
     # comes 2 s from now: the race is at whichever end is the last (each bid moves it 300 ms on).
     barrier.wait(120)
     with Session(engine) as s:
+        # the time is read once the round is ours (SQLite: the transaction's write lock; PostgreSQL:
+        # the row's): read before, a wait for the bidders' locks would let bids made meanwhile
+        # with the old end fall after the new one (seen on SQLite, with 4 bidders and 2 closers)
+        s.execute(select(Round.id).where(Round.id == round_id).with_for_update())
         s.execute(update(Round).where(Round.id == round_id)
                   .values(end_at=datetime.now(timezone.utc) + timedelta(seconds=2)))
         s.commit()
