@@ -311,8 +311,13 @@ def server_time(session: Session, ctx: Context, clock) -> datetime:
     SQLite (a single machine)."""
     if session.get_bind().dialect.name == "postgresql":
         db_now = session.execute(text("SELECT clock_timestamp()")).scalar_one()
-        return db_now.astimezone(timezone.utc) + (clock.offset() if clock is not None else timedelta(0))
+        return _from_db_clock(db_now, clock)
     return clock.now() if clock is not None else ctx.now
+
+
+def _from_db_clock(db_now: datetime, clock) -> datetime:
+    """The bid clock from the database's ``clock_timestamp()``: plus the simulated offset, if any."""
+    return db_now.astimezone(timezone.utc) + (clock.offset() if clock is not None else timedelta(0))
 
 
 def _lock_round(session, round_id: int) -> Round | None:
@@ -428,7 +433,7 @@ def _read_locked(session: Session, round_id: int, registration_id: int, stream: 
         lock_held.enter_context(exclusive_waits())
         qualified_at, price, rank, count, head_seq, head_hash, db_now, _ = conn.execute(
             _STATE_PG, {**params, "lock_timeout": HELD_LOCK_TIMEOUT}).fetchone()
-        received = db_now.astimezone(timezone.utc) + (clock.offset() if clock is not None else timedelta(0))
+        received = _from_db_clock(db_now, clock)
     else:  # SQLite: the transaction began IMMEDIATE, so it is the only writer
         rnd = session.execute(select(ROUNDS.c.state, ROUNDS.c.start_at, ROUNDS.c.end_at, ROUNDS.c.starting_price,
                                      ROUNDS.c.increment)
@@ -518,7 +523,7 @@ def _bidder(session: Session, round_id: int, user_id: int, key: str, ctx: Contex
         row = _driver(session).execute(_BIDDER_PG, {"r": round_id, "u": user_id, "key": key}).fetchone()
         if row is None:
             return None
-        now = row[-1].astimezone(timezone.utc) + (clock.offset() if clock is not None else timedelta(0))
+        now = _from_db_clock(row[-1], clock)
     else:
         row = session.execute(
             select(REGISTRATIONS.c.id, REGISTRATIONS.c.code, REGISTRATIONS.c.priority_rank, BIDS.c.id, BIDS.c.seq,

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
 from decimal import Decimal
-from functools import wraps
+from functools import cache, wraps
 
 from sqlalchemy import DateTime, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Engine
@@ -139,30 +139,27 @@ class Busy(RuntimeError):
     client may retry (answered 503 with ``Retry-After``, like an exhausted pool)."""
 
 
-_LOCK_HOLDER = None
 _EXCLUSIVE: ContextVar[bool] = ContextVar("exclusive_database_waits", default=False)
 
 
+@cache
 def _lock_holder_class():
     """psycopg's ``Connection`` whose waits block the process instead of yielding to other
     greenlets while the current greenlet is inside :func:`exclusive_waits`. Built on first use:
     psycopg must not be imported in gunicorn's master (it picks its wait function at import,
     before the gevent workers patch ``select``)."""
-    global _LOCK_HOLDER
-    if _LOCK_HOLDER is None:
-        import psycopg
-        from psycopg import waiting
+    import psycopg
+    from psycopg import waiting
 
-        wait_c = getattr(waiting, "wait_c", None)  # absent without psycopg's C implementation
+    wait_c = getattr(waiting, "wait_c", None)  # absent without psycopg's C implementation
 
-        class LockHolderConnection(psycopg.Connection):
-            def wait(self, gen, interval=0.1, timeout=None):
-                if wait_c is not None and _EXCLUSIVE.get():
-                    return wait_c(gen, self.pgconn.socket, interval, timeout)
-                return super().wait(gen, interval=interval, timeout=timeout)
+    class LockHolderConnection(psycopg.Connection):
+        def wait(self, gen, interval=0.1, timeout=None):
+            if wait_c is not None and _EXCLUSIVE.get():
+                return wait_c(gen, self.pgconn.socket, interval, timeout)
+            return super().wait(gen, interval=interval, timeout=timeout)
 
-        _LOCK_HOLDER = LockHolderConnection
-    return _LOCK_HOLDER
+    return LockHolderConnection
 
 
 @contextmanager
